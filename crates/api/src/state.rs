@@ -1,0 +1,55 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use faxrelay_core::crypto::MasterKey;
+use faxrelay_queue::DispatchQueue;
+use faxrelay_storage::Store;
+use faxrelay_storage::ingest::IngestWriter;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::push::PushKeys;
+use crate::settings::ApiSettings;
+
+/// The application state, cheap to clone into every actix worker.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub store: Store,
+    pub queue: Arc<dyn DispatchQueue>,
+    pub ingest: IngestWriter,
+    pub settings: ApiSettings,
+    pub push_keys: PushKeys,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        queue: Arc<dyn DispatchQueue>,
+        ingest: IngestWriter,
+        settings: ApiSettings,
+        master_key: &MasterKey,
+        metrics: Option<PrometheusHandle>,
+    ) -> Self {
+        let push_keys = PushKeys::derive(master_key, &settings);
+        Self(Arc::new(Inner {
+            store,
+            queue,
+            ingest,
+            settings,
+            push_keys,
+            metrics,
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

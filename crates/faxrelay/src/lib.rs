@@ -1,0 +1,157 @@
+//! The `faxrelay` program: wires the library crates into running services.
+//!
+//! `main.rs` parses the command line and calls into here; tests call [`start`] directly,
+//! so they run exactly what `faxrelay serve` runs, on a port of their choosing.
+
+pub mod config;
+pub mod telemetry;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use anyhow::Context;
+use faxrelay_api::AppState;
+use faxrelay_queue::{DispatchQueue, MemoryQueue, RedisQueue, RedisQueueOptions};
+use faxrelay_storage::ingest::{IngestOptions, IngestWriter};
+use faxrelay_storage::{Store, StoreOptions};
+
+pub use config::Config;
+
+/// Which parts of faxrelay a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The API and the delivery worker in one process.
+    Serve,
+    /// Only the HTTP API.
+    Api,
+    /// Only the delivery worker.
+    Worker,
+}
+
+/// Opens the database and brings its schema up to date.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let options = StoreOptions {
+        max_connections: config.db_max_connections,
+        ..StoreOptions::default()
+    };
+    let store = Store::connect(&config.database_url, &options)
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to the database ({})",
+                redact_url(&config.database_url)
+            )
+        })?;
+    store
+        .migrate()
+        .await
+        .context("applying database migrations")?;
+    Ok(store)
+}
+
+/// The dispatch queue: Redis when `REDIS_URL` is set, in-process otherwise.
+pub async fn open_queue(config: &Config) -> anyhow::Result<Arc<dyn DispatchQueue>> {
+    Ok(match &config.redis_url {
+        Some(url) => {
+            let options = RedisQueueOptions {
+                prefix: config.redis_prefix.clone(),
+                shards: config.redis_shards,
+            };
+            let queue = RedisQueue::connect(url, options)
+                .await
+                .with_context(|| format!("connecting to Redis ({})", redact_url(url)))?;
+            Arc::new(queue)
+        }
+        None => Arc::new(MemoryQueue::new()),
+    })
+}
+
+/// A URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A started faxrelay.
+#[derive(Debug)]
+pub struct Running {
+    /// Where the API listens (when this role runs it).
+    pub address: Option<SocketAddr>,
+    pub store: Store,
+    server: Option<actix_web::dev::ServerHandle>,
+    server_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    /// Runs until the HTTP server stops (on SIGINT or SIGTERM), or until Ctrl-C for a
+    /// worker-only process.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        match self.server_task {
+            Some(task) => task
+                .await
+                .context("the HTTP server task failed")?
+                .context("the HTTP server failed")?,
+            None => tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?,
+        }
+        Ok(())
+    }
+
+    /// Stops gracefully: in-flight requests finish.
+    pub async fn stop(self) {
+        if let Some(server) = self.server {
+            server.stop(true).await;
+        }
+    }
+}
+
+/// Starts the parts of faxrelay that `role` names. The API serves on `listener` (bound by
+/// the caller, so tests can use port 0), or on the configured address.
+pub async fn start(
+    config: &Config,
+    role: Role,
+    listener: Option<TcpListener>,
+) -> anyhow::Result<Running> {
+    let master_key = config::master_key(&config.key)?;
+    let store = open_store(config).await?;
+    let queue = open_queue(config).await?;
+
+    let mut running = Running {
+        address: None,
+        store: store.clone(),
+        server: None,
+        server_task: None,
+    };
+    if matches!(role, Role::Serve | Role::Api) {
+        let ingest = IngestWriter::start(store.clone(), IngestOptions::for_store(&store));
+        let state = AppState::new(
+            store,
+            queue,
+            ingest,
+            config.api.clone(),
+            &master_key,
+            telemetry::metrics_handle(),
+        );
+        let listener = match listener {
+            Some(listener) => listener,
+            None => TcpListener::bind(config.listen)
+                .with_context(|| format!("listening on {}", config.listen))?,
+        };
+        let address = listener.local_addr()?;
+        let server = actix_web::HttpServer::new(move || faxrelay_api::app(state.clone()))
+            .workers(config.http_workers)
+            .listen(listener)?
+            .run();
+        running.server = Some(server.handle());
+        running.server_task = Some(tokio::spawn(server));
+        running.address = Some(address);
+        tracing::info!(address = %address, public_url = %config.api.public_url, "faxrelay API listening");
+    }
+    Ok(running)
+}

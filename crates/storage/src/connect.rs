@@ -1,0 +1,114 @@
+//! Opening the database and bringing its schema up to date.
+
+use std::time::Duration;
+
+use faxrelay_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+};
+
+use crate::StorageError;
+
+/// How to open the database.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    pub connect_timeout: Duration,
+    /// How long a query waits for a free connection before the database counts as
+    /// unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The database of one faxrelay deployment.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    /// Opens `url` (`sqlite://file.db?mode=rwc` or `postgres://...`). SQLite runs in WAL mode
+    /// with full fsync on commit, since a 2xx to Retarus promises the report is on disk.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StorageError> {
+        let mut connect = ConnectOptions::new(url);
+        connect
+            .max_connections(options.max_connections)
+            .min_connections(1)
+            .connect_timeout(options.connect_timeout)
+            .acquire_timeout(options.acquire_timeout)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|sqlite| {
+                sqlite
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        let db = Database::connect(connect).await?;
+        Ok(Self { db })
+    }
+
+    /// Applies pending migrations. Several processes may start at once against one
+    /// PostgreSQL: an advisory lock lets one migrate while the others wait.
+    pub async fn migrate(&self) -> Result<(), StorageError> {
+        if self.backend() == DbBackend::Postgres {
+            let transaction = self.db.begin().await?;
+            transaction
+                .execute_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT pg_advisory_xact_lock(7204460519470)",
+                ))
+                .await?;
+            Migrator::up(&transaction, None).await?;
+            transaction.commit().await?;
+        } else {
+            Migrator::up(&self.db, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Migrations that exist in this build but not in the database.
+    pub async fn pending_migrations(&self) -> Result<usize, StorageError> {
+        Ok(Migrator::get_pending_migrations(&self.db).await?.len())
+    }
+
+    /// A transaction that will write. SQLite takes the write lock at `BEGIN` (IMMEDIATE), so
+    /// two writers queue on the busy timeout instead of one failing when it upgrades its
+    /// read lock; PostgreSQL ignores the mode.
+    pub(crate) async fn write_transaction(&self) -> Result<DatabaseTransaction, StorageError> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        Ok(self.db.begin_with_options(options).await?)
+    }
+
+    /// A round trip to the database, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        self.db.ping().await.map_err(StorageError::Unavailable)
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// The connection itself, for tests that look at stored rows.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub async fn close(self) -> Result<(), StorageError> {
+        self.db.close().await.map_err(StorageError::from)
+    }
+}

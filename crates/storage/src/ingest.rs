@@ -1,0 +1,359 @@
+//! Writing received reports, with group commit.
+//!
+//! A push is answered 2xx only once its reports are committed, and a commit (an fsync) is
+//! the most expensive thing a push costs. So pushes are handed to a small set of writer
+//! tasks; each takes every push that is waiting, writes them in one transaction and then
+//! answers all of them. Under load many pushes share one commit; when idle a push is
+//! written alone at once, so batching adds no delay.
+//!
+//! A report is stored once per tenant and dedupe key: a repeated push of the same report
+//! is answered with the id stored the first time.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use faxrelay_core::ids::{ReportId, TenantId};
+use faxrelay_core::{FaxReport, number};
+use sea_orm::prelude::*;
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, QuerySelect};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::entities::{report, report_recipient};
+use crate::{StorageError, Store};
+
+/// Rows per multi-row INSERT, to stay below the bind-parameter limits of both databases.
+const REPORT_ROWS_PER_INSERT: usize = 500;
+const RECIPIENT_ROWS_PER_INSERT: usize = 2_000;
+
+/// The reports of one push, to be stored for one tenant.
+#[derive(Debug, Clone)]
+pub struct IngestRequest {
+    pub tenant_id: TenantId,
+    pub received_at: DateTime<Utc>,
+    pub content_type: String,
+    pub raw_body: Arc<[u8]>,
+    pub reports: Vec<FaxReport>,
+}
+
+/// What became of one report of a push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestedReport {
+    pub id: ReportId,
+    pub job_id: String,
+    /// The report was stored before; `id` is the first copy's.
+    pub duplicate: bool,
+}
+
+/// What became of one push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestReceipt {
+    pub reports: Vec<IngestedReport>,
+}
+
+struct Job {
+    request: IngestRequest,
+    reply: oneshot::Sender<Result<IngestReceipt, StorageError>>,
+}
+
+/// The handle pushes are written through.
+#[derive(Debug, Clone)]
+pub struct IngestWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("tenant_id", &self.request.tenant_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How the writer batches.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestOptions {
+    /// Concurrent writer tasks (each holds one connection while writing). SQLite has one
+    /// writer at a time anyway, so more than one buys nothing there.
+    pub writers: usize,
+    /// The most pushes one transaction takes.
+    pub max_batch: usize,
+}
+
+impl IngestOptions {
+    pub fn for_store(store: &Store) -> Self {
+        let writers = if store.backend() == sea_orm::DbBackend::Sqlite {
+            1
+        } else {
+            4
+        };
+        Self {
+            writers,
+            max_batch: 128,
+        }
+    }
+}
+
+impl IngestWriter {
+    /// Starts the writer tasks on the current tokio runtime. They stop when every handle is
+    /// dropped.
+    pub fn start(store: Store, options: IngestOptions) -> Self {
+        let (jobs, receiver) = mpsc::channel(options.max_batch * options.writers.max(1) * 4);
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..options.writers.max(1) {
+            tokio::spawn(write_loop(
+                store.clone(),
+                receiver.clone(),
+                options.max_batch.max(1),
+            ));
+        }
+        Self { jobs }
+    }
+
+    /// Stores the reports of one push and answers once they are committed.
+    pub async fn write(&self, request: IngestRequest) -> Result<IngestReceipt, StorageError> {
+        let (reply, answer) = oneshot::channel();
+        let closed =
+            || StorageError::Unavailable(DbErr::Custom("the ingest writer has stopped".into()));
+        self.jobs
+            .send(Job { request, reply })
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+}
+
+async fn write_loop(store: Store, receiver: Arc<Mutex<mpsc::Receiver<Job>>>, max_batch: usize) {
+    loop {
+        let batch = {
+            let mut receiver = receiver.lock().await;
+            let Some(first) = receiver.recv().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < max_batch {
+                match receiver.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            batch
+        };
+        write_batch(&store, batch).await;
+    }
+}
+
+/// Writes a batch in one transaction. If that fails for a reason other than the database
+/// being down, each push is written alone, so one bad push cannot fail its neighbours.
+async fn write_batch(store: &Store, batch: Vec<Job>) {
+    let requests: Vec<&IngestRequest> = batch.iter().map(|job| &job.request).collect();
+    match store.insert_pushes(&requests).await {
+        Ok(receipts) => {
+            for (job, receipt) in batch.into_iter().zip(receipts) {
+                let _ = job.reply.send(Ok(receipt));
+            }
+        }
+        Err(error) if batch.len() == 1 || error.is_unavailable() => {
+            tracing::warn!(error = %error, pushes = batch.len(), "storing pushes failed");
+            let message = error.to_string();
+            let mut error = Some(error);
+            for job in batch {
+                let failure = error
+                    .take()
+                    .unwrap_or_else(|| StorageError::Unavailable(DbErr::Custom(message.clone())));
+                let _ = job.reply.send(Err(failure));
+            }
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, pushes = batch.len(), "storing a batch failed; storing its pushes one by one");
+            for job in batch {
+                let result = store
+                    .insert_pushes(&[&job.request])
+                    .await
+                    .map(|mut receipts| receipts.remove(0));
+                let _ = job.reply.send(result);
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Inserts the reports of several pushes in one transaction.
+    async fn insert_pushes(
+        &self,
+        requests: &[&IngestRequest],
+    ) -> Result<Vec<IngestReceipt>, StorageError> {
+        // Plan every report with a fresh id; a report repeated within the batch is a
+        // duplicate of its first occurrence.
+        let mut first_in_batch: HashMap<(TenantId, String), ReportId> = HashMap::new();
+        let mut planned: Vec<Vec<(ReportId, String, bool)>> = Vec::with_capacity(requests.len());
+        let mut rows = Vec::new();
+        let mut recipient_rows = Vec::new();
+        for request in requests {
+            let mut outcomes = Vec::with_capacity(request.reports.len());
+            for fax_report in &request.reports {
+                let dedupe_key = fax_report.dedupe_key();
+                if let Some(first) = first_in_batch.get(&(request.tenant_id, dedupe_key.clone())) {
+                    outcomes.push((*first, dedupe_key, true));
+                    continue;
+                }
+                let id = ReportId::generate();
+                first_in_batch.insert((request.tenant_id, dedupe_key.clone()), id);
+                rows.push(report_row(id, request, fax_report, &dedupe_key)?);
+                recipient_rows.push((id, recipients_rows(id, request.tenant_id, fax_report)));
+                outcomes.push((id, dedupe_key, false));
+            }
+            planned.push(outcomes);
+        }
+
+        let transaction = self.write_transaction().await?;
+        let mut inserted: HashSet<Uuid> = HashSet::new();
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<report::ActiveModel> =
+                rows.by_ref().take(REPORT_ROWS_PER_INSERT).collect();
+            let keys = report::Entity::insert_many(chunk)
+                .on_conflict_do_nothing_on([report::Column::TenantId, report::Column::DedupeKey])
+                .exec_with_returning_keys(&transaction)
+                .await?;
+            if let sea_orm::TryInsertResult::Inserted(keys) = keys {
+                inserted.extend(keys);
+            }
+        }
+        let recipients: Vec<report_recipient::ActiveModel> = recipient_rows
+            .into_iter()
+            .filter(|(id, _)| inserted.contains(&id.as_uuid()))
+            .flat_map(|(_, rows)| rows)
+            .collect();
+        let mut recipients = recipients.into_iter().peekable();
+        while recipients.peek().is_some() {
+            let chunk: Vec<_> = recipients
+                .by_ref()
+                .take(RECIPIENT_ROWS_PER_INSERT)
+                .collect();
+            report_recipient::Entity::insert_many(chunk)
+                .exec_without_returning(&transaction)
+                .await?;
+        }
+
+        // Reports that were already stored by an earlier push answer with that push's id.
+        let earlier = earlier_copies(&transaction, requests, &planned, &inserted).await?;
+        transaction.commit().await?;
+
+        let receipts = requests
+            .iter()
+            .zip(planned)
+            .map(|(request, outcomes)| IngestReceipt {
+                reports: request
+                    .reports
+                    .iter()
+                    .zip(outcomes)
+                    .map(|(fax_report, (id, dedupe_key, duplicate_in_batch))| {
+                        let stored_now = inserted.contains(&id.as_uuid());
+                        let id = if stored_now {
+                            id
+                        } else {
+                            earlier
+                                .get(&(request.tenant_id, dedupe_key))
+                                .copied()
+                                .unwrap_or(id)
+                        };
+                        IngestedReport {
+                            id,
+                            job_id: fax_report.job_id.clone(),
+                            duplicate: duplicate_in_batch || !stored_now,
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(receipts)
+    }
+}
+
+/// The ids of reports of this batch that were not inserted because an earlier push had
+/// stored them, keyed by tenant and dedupe key.
+async fn earlier_copies(
+    transaction: &DatabaseTransaction,
+    requests: &[&IngestRequest],
+    planned: &[Vec<(ReportId, String, bool)>],
+    inserted: &HashSet<Uuid>,
+) -> Result<HashMap<(TenantId, String), ReportId>, StorageError> {
+    let mut wanted: HashMap<TenantId, Vec<String>> = HashMap::new();
+    for (request, outcomes) in requests.iter().zip(planned) {
+        for (id, dedupe_key, _) in outcomes {
+            if !inserted.contains(&id.as_uuid()) {
+                wanted
+                    .entry(request.tenant_id)
+                    .or_default()
+                    .push(dedupe_key.clone());
+            }
+        }
+    }
+    let mut found = HashMap::new();
+    for (tenant, keys) in wanted {
+        let rows: Vec<(Uuid, String)> = report::Entity::find()
+            .select_only()
+            .columns([report::Column::Id, report::Column::DedupeKey])
+            .filter(report::Column::TenantId.eq(tenant.as_uuid()))
+            .filter(report::Column::DedupeKey.is_in(keys))
+            .into_tuple()
+            .all(transaction)
+            .await?;
+        for (id, key) in rows {
+            found.insert((tenant, key), ReportId::from_uuid(id));
+        }
+    }
+    Ok(found)
+}
+
+fn report_row(
+    id: ReportId,
+    request: &IngestRequest,
+    fax_report: &FaxReport,
+    dedupe_key: &str,
+) -> Result<report::ActiveModel, StorageError> {
+    let document =
+        serde_json::to_value(fax_report).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+    Ok(report::ActiveModel {
+        id: Set(id.as_uuid()),
+        tenant_id: Set(request.tenant_id.as_uuid()),
+        job_id: Set(fax_report.job_id.clone()),
+        dedupe_key: Set(dedupe_key.to_owned()),
+        received_at: Set(request.received_at),
+        format: Set(fax_report.format.as_str().to_owned()),
+        status: Set(fax_report.status.as_str().to_owned()),
+        pages: Set(fax_report.pages.and_then(|pages| i32::try_from(pages).ok())),
+        customer_defined_id: Set(fax_report.reference.customer_defined_id.clone()),
+        recipient_count: Set(i32::try_from(fax_report.recipients.len()).unwrap_or(i32::MAX)),
+        document: Set(document),
+        raw_content_type: Set(request.content_type.clone()),
+        raw_body: Set(request.raw_body.to_vec()),
+    })
+}
+
+fn recipients_rows(
+    id: ReportId,
+    tenant: TenantId,
+    fax_report: &FaxReport,
+) -> Vec<report_recipient::ActiveModel> {
+    fax_report
+        .recipients
+        .iter()
+        .enumerate()
+        .map(|(position, recipient)| {
+            let mut digits = number::search_digits(&recipient.number);
+            digits.truncate(64);
+            let mut status = recipient.status.to_ascii_uppercase();
+            status.truncate(64);
+            report_recipient::ActiveModel {
+                report_id: Set(id.as_uuid()),
+                position: Set(position as i32),
+                tenant_id: Set(tenant.as_uuid()),
+                number_digits: Set(digits),
+                status: Set(status),
+                category: Set(recipient.category.as_str().to_owned()),
+            }
+        })
+        .collect()
+}

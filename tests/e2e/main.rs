@@ -3,5 +3,9 @@
 
 mod accounts;
 mod api_keys;
+mod browse;
 mod docs;
 mod errors;
+mod ingest;
+mod isolation;
+mod push_auth;

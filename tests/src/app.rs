@@ -10,11 +10,14 @@ use serde_json::{Value, json};
 
 use crate::backend::{Backend, TestDatabase, redis_url};
 
+/// Rewrites the database URL a test app is given.
+type UrlRewrite = Box<dyn FnOnce(&str) -> String + Send>;
+
 /// How to start a test app.
 pub struct TestAppBuilder {
     backend: Backend,
     raw: RawConfig,
-    database_url_override: Option<Box<dyn FnOnce(&str) -> String + Send>>,
+    database_url_override: Option<UrlRewrite>,
 }
 
 impl std::fmt::Debug for TestAppBuilder {

@@ -12,13 +12,13 @@ pub mod fixtures;
 pub mod proxy;
 
 pub use app::{Tenant, TestApp, TestAppBuilder, problem};
-pub use backend::Backend;
+pub use backend::{Backend, postgres_admin_url, redis_url};
 
 /// Declares a test that runs once on SQLite with the in-process queue and once on
 /// PostgreSQL with Redis: `name::sqlite` and `name::postgres`.
 #[macro_export]
 macro_rules! backend_test {
-    ($(#[$meta:meta])* async fn $name:ident($backend:ident : $backend_type:ty) $body:block) => {
+    ($(#[$meta:meta])* async fn $name:ident($backend:ident : $backend_type:ty $(,)?) $body:block) => {
         $(#[$meta])*
         async fn $name($backend: $backend_type) $body
 

@@ -24,6 +24,8 @@ pub struct RawConfig {
     pub public_url: Option<String>,
     pub database_url: String,
     pub db_max_connections: u32,
+    pub db_acquire_timeout: String,
+    pub db_busy_timeout: String,
     pub redis_url: Option<String>,
     pub redis_prefix: String,
     pub redis_shards: usize,
@@ -47,6 +49,8 @@ impl Default for RawConfig {
             public_url: None,
             database_url: "sqlite://faxrelay.db?mode=rwc".to_owned(),
             db_max_connections: 16,
+            db_acquire_timeout: "5s".to_owned(),
+            db_busy_timeout: "10s".to_owned(),
             redis_url: None,
             redis_prefix: "faxrelay".to_owned(),
             redis_shards: 1,
@@ -91,7 +95,7 @@ pub enum LogFormat {
 pub struct Config {
     pub listen: SocketAddr,
     pub database_url: String,
-    pub db_max_connections: u32,
+    pub store: faxrelay_storage::StoreOptions,
     pub redis_url: Option<String>,
     pub redis_prefix: String,
     pub redis_shards: usize,
@@ -249,6 +253,20 @@ impl Config {
         if raw.db_max_connections == 0 {
             problems.push("FAXRELAY_DB_MAX_CONNECTIONS: must be at least 1".to_owned());
         }
+        let store = faxrelay_storage::StoreOptions {
+            max_connections: raw.db_max_connections.max(1),
+            acquire_timeout: duration(
+                "FAXRELAY_DB_ACQUIRE_TIMEOUT",
+                &raw.db_acquire_timeout,
+                &mut problems,
+            ),
+            busy_timeout: duration(
+                "FAXRELAY_DB_BUSY_TIMEOUT",
+                &raw.db_busy_timeout,
+                &mut problems,
+            ),
+            ..faxrelay_storage::StoreOptions::default()
+        };
         if let Some(url) = &raw.redis_url
             && !(url.starts_with("redis://")
                 || url.starts_with("rediss://")
@@ -356,7 +374,7 @@ impl Config {
         Ok(Self {
             listen,
             database_url: raw.database_url,
-            db_max_connections: raw.db_max_connections,
+            store,
             redis_url: raw.redis_url,
             redis_prefix: raw.redis_prefix,
             redis_shards: raw.redis_shards,

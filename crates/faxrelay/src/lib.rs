@@ -12,8 +12,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use faxrelay_api::AppState;
 use faxrelay_queue::{DispatchQueue, MemoryQueue, RedisQueue, RedisQueueOptions};
+use faxrelay_storage::Store;
 use faxrelay_storage::ingest::{IngestOptions, IngestWriter};
-use faxrelay_storage::{Store, StoreOptions};
 
 pub use config::Config;
 
@@ -30,11 +30,7 @@ pub enum Role {
 
 /// Opens the database and brings its schema up to date.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let options = StoreOptions {
-        max_connections: config.db_max_connections,
-        ..StoreOptions::default()
-    };
-    let store = Store::connect(&config.database_url, &options)
+    let store = Store::connect(&config.database_url, &config.store)
         .await
         .with_context(|| {
             format!(

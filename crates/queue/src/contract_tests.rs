@@ -52,11 +52,11 @@ async fn due_entries_are_claimed_once(queue: &dyn DispatchQueue) {
         queue.claim(10, LEASE).await.expect("claim").is_empty(),
         "leased entries are not claimed again"
     );
-    assert_eq!(queue.len().await.expect("len"), 5);
+    assert_eq!(queue.size().await.expect("len"), 5);
     for id in ids {
         queue.complete(id).await.expect("complete");
     }
-    assert_eq!(queue.len().await.expect("len"), 0);
+    assert_eq!(queue.size().await.expect("len"), 0);
 }
 
 async fn future_entries_wait_until_due(queue: &dyn DispatchQueue) {

@@ -73,7 +73,7 @@ pub trait DispatchQueue: Send + Sync + Debug {
     async fn wait_for_work(&self, timeout: Duration);
 
     /// Waiting and leased entries.
-    async fn len(&self) -> Result<u64, QueueError>;
+    async fn size(&self) -> Result<u64, QueueError>;
 
     /// A round trip, for readiness checks.
     async fn ping(&self) -> Result<(), QueueError>;

@@ -142,7 +142,7 @@ impl DispatchQueue for MemoryQueue {
         let _ = tokio::time::timeout(timeout, self.doorbell.notified()).await;
     }
 
-    async fn len(&self) -> Result<u64, QueueError> {
+    async fn size(&self) -> Result<u64, QueueError> {
         let state = self.state();
         Ok((state.waiting.len() + state.leased.len()) as u64)
     }

@@ -307,7 +307,7 @@ impl DispatchQueue for RedisQueue {
         let _ = tokio::time::timeout(timeout, self.doorbell.notified()).await;
     }
 
-    async fn len(&self) -> Result<u64, QueueError> {
+    async fn size(&self) -> Result<u64, QueueError> {
         let mut connection = self.connection.clone();
         let mut total = 0u64;
         for shard in &self.shards {

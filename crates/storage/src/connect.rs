@@ -19,6 +19,8 @@ pub struct StoreOptions {
     /// How long a query waits for a free connection before the database counts as
     /// unavailable.
     pub acquire_timeout: Duration,
+    /// SQLite: how long a write waits for another writer before giving up.
+    pub busy_timeout: Duration,
 }
 
 impl Default for StoreOptions {
@@ -27,6 +29,7 @@ impl Default for StoreOptions {
             max_connections: 16,
             connect_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -41,6 +44,7 @@ impl Store {
     /// Opens `url` (`sqlite://file.db?mode=rwc` or `postgres://...`). SQLite runs in WAL mode
     /// with full fsync on commit, since a 2xx to Retarus promises the report is on disk.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StorageError> {
+        let busy_timeout = options.busy_timeout;
         let mut connect = ConnectOptions::new(url);
         connect
             .max_connections(options.max_connections)
@@ -48,11 +52,11 @@ impl Store {
             .connect_timeout(options.connect_timeout)
             .acquire_timeout(options.acquire_timeout)
             .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(|sqlite| {
+            .map_sqlx_sqlite_opts(move |sqlite| {
                 sqlite
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(Duration::from_secs(10))
+                    .busy_timeout(busy_timeout)
                     .foreign_keys(true)
             });
         let db = Database::connect(connect).await?;

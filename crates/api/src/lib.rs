@@ -13,6 +13,7 @@ pub mod push;
 pub mod routes;
 pub mod settings;
 pub mod state;
+mod throttle;
 
 use std::time::Instant;
 

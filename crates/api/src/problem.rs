@@ -183,6 +183,10 @@ impl From<StorageError> for ApiError {
             StorageError::Conflict(message) => {
                 Self::Conflict(format!("conflicts with an existing record ({message})"))
             }
+            // What the request refers to was deleted meanwhile (e.g. its tenant).
+            StorageError::MissingReference(_) => {
+                Self::NotFound("what this request refers to no longer exists".into())
+            }
             other => Self::internal(other),
         }
     }

@@ -8,8 +8,9 @@ use faxrelay_storage::Store;
 use faxrelay_storage::ingest::IngestWriter;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::push::PushKeys;
+use crate::push::{PushKeys, PushTargets};
 use crate::settings::ApiSettings;
+use crate::throttle::Throttle;
 
 /// The application state, cheap to clone into every actix worker.
 #[derive(Clone, Debug)]
@@ -22,6 +23,9 @@ pub struct Inner {
     pub ingest: IngestWriter,
     pub settings: ApiSettings,
     pub push_keys: PushKeys,
+    pub push_targets: PushTargets,
+    /// When this process last noted each credential's use.
+    pub credential_use: Throttle<faxrelay_core::ids::PushCredentialId>,
     pub metrics: Option<PrometheusHandle>,
 }
 
@@ -41,6 +45,8 @@ impl AppState {
             ingest,
             settings,
             push_keys,
+            push_targets: PushTargets::default(),
+            credential_use: Throttle::new(std::time::Duration::from_secs(60)),
             metrics,
         }))
     }

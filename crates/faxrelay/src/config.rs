@@ -38,6 +38,7 @@ pub struct RawConfig {
     pub token_ttl: String,
     pub nonce_ttl: String,
     pub http_workers: Option<usize>,
+    pub ingest_writers: Option<usize>,
     pub log: String,
     pub log_format: String,
 }
@@ -63,6 +64,7 @@ impl Default for RawConfig {
             token_ttl: "1h".to_owned(),
             nonce_ttl: "5m".to_owned(),
             http_workers: None,
+            ingest_writers: None,
             log: "info".to_owned(),
             log_format: "text".to_owned(),
         }
@@ -102,6 +104,8 @@ pub struct Config {
     pub key: KeySource,
     pub api: ApiSettings,
     pub http_workers: usize,
+    /// Concurrent ingest transactions; `None` picks by database.
+    pub ingest_writers: Option<usize>,
     pub log: String,
     pub log_format: LogFormat,
 }
@@ -363,6 +367,13 @@ impl Config {
             None => std::thread::available_parallelism().map_or(2, |n| n.get()),
         };
 
+        if raw
+            .ingest_writers
+            .is_some_and(|writers| !(1..=64).contains(&writers))
+        {
+            problems.push("FAXRELAY_INGEST_WRITERS: must be from 1 to 64".to_owned());
+        }
+
         if !problems.is_empty() {
             return Err(ConfigError(problems));
         }
@@ -381,6 +392,7 @@ impl Config {
             key,
             api,
             http_workers,
+            ingest_writers: raw.ingest_writers,
             log: raw.log,
             log_format,
         })

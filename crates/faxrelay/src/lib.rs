@@ -73,6 +73,14 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+fn ingest_options(config: &Config, store: &Store) -> IngestOptions {
+    let mut options = IngestOptions::for_store(store);
+    if let Some(writers) = config.ingest_writers {
+        options.writers = writers;
+    }
+    options
+}
+
 /// A started faxrelay.
 #[derive(Debug)]
 pub struct Running {
@@ -125,7 +133,7 @@ pub async fn start(
         server_task: None,
     };
     if matches!(role, Role::Serve | Role::Api) {
-        let ingest = IngestWriter::start(store.clone(), IngestOptions::for_store(&store));
+        let ingest = IngestWriter::start(store.clone(), ingest_options(config, &store));
         let state = AppState::new(
             store,
             queue,

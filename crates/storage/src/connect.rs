@@ -51,6 +51,9 @@ impl Store {
             .min_connections(1)
             .connect_timeout(options.connect_timeout)
             .acquire_timeout(options.acquire_timeout)
+            // A dead connection fails its query and is replaced; pinging before every
+            // checkout would cost a round trip per query.
+            .test_before_acquire(false)
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(move |sqlite| {
                 sqlite

@@ -10,6 +10,9 @@ pub enum StorageError {
     /// A unique constraint refused the write.
     #[error("conflicts with an existing record: {0}")]
     Conflict(String),
+    /// A row the write refers to is gone (e.g. its tenant was deleted meanwhile).
+    #[error("a referenced record no longer exists: {0}")]
+    MissingReference(String),
     /// A stored value cannot be read back; a bug or a manual edit.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -25,8 +28,12 @@ impl StorageError {
 
 impl From<DbErr> for StorageError {
     fn from(error: DbErr) -> Self {
-        if let Some(SqlErr::UniqueConstraintViolation(message)) = error.sql_err() {
-            return Self::Conflict(message);
+        match error.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(message)) => return Self::Conflict(message),
+            Some(SqlErr::ForeignKeyConstraintViolation(message)) => {
+                return Self::MissingReference(message);
+            }
+            _ => {}
         }
         if is_unavailable(&error) {
             return Self::Unavailable(error);

@@ -147,7 +147,14 @@ async fn write_loop(store: Store, receiver: Arc<Mutex<mpsc::Receiver<Job>>>, max
 /// being down, each push is written alone, so one bad push cannot fail its neighbours.
 async fn write_batch(store: &Store, batch: Vec<Job>) {
     let requests: Vec<&IngestRequest> = batch.iter().map(|job| &job.request).collect();
-    match store.insert_pushes(&requests).await {
+    let started = std::time::Instant::now();
+    let result = store.insert_pushes(&requests).await;
+    tracing::debug!(
+        pushes = batch.len(),
+        elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+        "ingest batch"
+    );
+    match result {
         Ok(receipts) => {
             for (job, receipt) in batch.into_iter().zip(receipts) {
                 let _ = job.reply.send(Ok(receipt));

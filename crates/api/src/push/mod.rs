@@ -10,6 +10,7 @@ mod bearer;
 mod digest;
 mod keys;
 pub mod oauth2;
+mod targets;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,6 +27,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use keys::PushKeys;
+pub use targets::PushTargets;
 
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -51,6 +53,20 @@ pub struct PushedReport {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Authenticated {
     pub credential: PushCredentialId,
+}
+
+/// Records when a credential was last used, at most once a minute per process and off the
+/// request's path: bookkeeping must neither slow the answer nor fail it.
+fn note_credential_use(state: &AppState, credential: PushCredentialId) {
+    if !state.credential_use.due(credential) {
+        return;
+    }
+    let store = state.store.clone();
+    actix_web::rt::spawn(async move {
+        if let Err(error) = store.touch_push_credential(credential).await {
+            tracing::debug!(error = %error, "could not note credential use");
+        }
+    });
 }
 
 async fn authenticate(
@@ -124,13 +140,27 @@ async fn handle_push(
     if push_key.len() > 128 {
         return Err(ApiError::not_found("push URL"));
     }
-    let target = state
-        .store
-        .push_target(push_key)
+    let not_found = || ApiError::not_found("push URL");
+    let lookup = state
+        .push_targets
+        .get(&state.store, push_key)
         .await?
-        .ok_or_else(|| ApiError::not_found("push URL"))?;
+        .ok_or_else(not_found)?;
+    let (target, authenticated) = match authenticate(state, request, &lookup.target).await {
+        Ok(authenticated) => (lookup.target, authenticated),
+        // The cached copy may predate a new credential or method: ask the database once.
+        Err(_) if lookup.cached => {
+            let fresh = state
+                .push_targets
+                .refresh(&state.store, push_key)
+                .await?
+                .ok_or_else(not_found)?;
+            let authenticated = authenticate(state, request, &fresh).await?;
+            (fresh, authenticated)
+        }
+        Err(refused) => return Err(refused),
+    };
     let tenant_id = target.tenant.id;
-    let authenticated = authenticate(state, request, &target).await?;
 
     let body = crate::body::read(request, payload, state.settings.max_push_body).await?;
     let content_type = request
@@ -169,13 +199,7 @@ async fn handle_push(
         })
         .await?;
 
-    // Bookkeeping that must not slow the answer down or fail it.
-    let store = state.store.clone();
-    actix_web::rt::spawn(async move {
-        if let Err(error) = store.touch_push_credential(authenticated.credential).await {
-            tracing::debug!(error = %error, "could not note credential use");
-        }
-    });
+    note_credential_use(state, authenticated.credential);
 
     let reports: Vec<PushedReport> = receipt
         .reports

@@ -227,6 +227,7 @@ pub async fn change_method(
         .set_push_method(caller.tenant_id, &algorithms, credential)
         .await?
         .ok_or_else(|| ApiError::not_found("account"))?;
+    state.push_targets.forget_tenant(tenant.id);
     tracing::info!(tenant.id = %tenant.id, method = %tenant.push_auth, "push method changed");
     Ok(HttpResponse::Ok().json(PushSetup::new(&state.settings, &tenant, &record, &issued)))
 }
@@ -289,7 +290,10 @@ pub async fn delete_credential(
 ) -> Result<HttpResponse, ApiError> {
     let id: PushCredentialId = path_id(&id, "push credential")?;
     match state.store.delete_push_credential(caller.tenant_id, id).await? {
-        DeleteCredentialOutcome::Deleted => Ok(HttpResponse::NoContent().finish()),
+        DeleteCredentialOutcome::Deleted => {
+            state.push_targets.forget_tenant(caller.tenant_id);
+            Ok(HttpResponse::NoContent().finish())
+        }
         DeleteCredentialOutcome::NotFound => Err(ApiError::not_found("push credential")),
         DeleteCredentialOutcome::LastCredential => Err(ApiError::Conflict(
             "this is the last push credential; add another (or change the method) before deleting it".into(),

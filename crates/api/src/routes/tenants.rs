@@ -196,6 +196,7 @@ pub async fn delete_tenant(
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     state.store.delete_tenant(caller.tenant_id).await?;
+    state.push_targets.forget_tenant(caller.tenant_id);
     tracing::info!(tenant.id = %caller.tenant_id, "tenant deleted");
     Ok(HttpResponse::NoContent().finish())
 }

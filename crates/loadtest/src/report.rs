@@ -1,0 +1,29 @@
+//! Report bodies for load: the REST layout, about 600 bytes, unique per sequence number.
+
+use std::sync::OnceLock;
+
+fn run_id() -> &'static str {
+    static RUN: OnceLock<String> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{:08X}", (nanos % 0xFFFF_FFFF) as u32)
+    })
+}
+
+/// A unique report; every third one has a failed recipient.
+pub fn unique(sequence: u64) -> String {
+    let status = if sequence % 3 == 0 {
+        ("BUSY", "Destination number busy")
+    } else {
+        ("OK", "OK")
+    };
+    format!(
+        r#"{{"jobId":"FJ{run}{sequence:010}","recipientStatus":[{{"number":"+49 89 {number:08}","alternativeNumbers":null,"properties":[{{"key":"ToName","value":"Load Test Recipient"}},{{"key":"SubjectTitle","value":"Invoice {sequence}"}}],"status":"{status}","reason":"{reason}","sentTs":"2026-11-30T09:12:44Z","durationInSecs":41,"sentToNumber":"004989{number:08}","remoteCsid":"+49/89/1234567-8900"}}],"pages":2,"reference":{{"customerDefinedId":"load-{sequence}","billingCode":"BC-17","billingInfo":"load test"}}}}"#,
+        run = run_id(),
+        number = sequence % 100_000_000,
+        status = status.0,
+        reason = status.1,
+    )
+}

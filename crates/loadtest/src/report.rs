@@ -14,7 +14,7 @@ fn run_id() -> &'static str {
 
 /// A unique report; every third one has a failed recipient.
 pub fn unique(sequence: u64) -> String {
-    let status = if sequence % 3 == 0 {
+    let status = if sequence.is_multiple_of(3) {
         ("BUSY", "Destination number busy")
     } else {
         ("OK", "OK")

@@ -6,13 +6,18 @@
 
 pub use sea_orm_migration::prelude::*;
 
+mod helpers;
 mod m20261204_000001_tenants_and_reports;
+mod m20261204_000002_webhooks_and_deliveries;
 
 #[derive(Debug)]
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261204_000001_tenants_and_reports::Migration)]
+        vec![
+            Box::new(m20261204_000001_tenants_and_reports::Migration),
+            Box::new(m20261204_000002_webhooks_and_deliveries::Migration),
+        ]
     }
 }

@@ -3,6 +3,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
+use crate::helpers::{cascade, index};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -96,11 +98,7 @@ fn owned_by_tenant(
     table: impl IntoIden + 'static,
     column: impl IntoIden + 'static,
 ) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(table, column)
-        .to(Tenants::Table, Tenants::Id)
-        .on_delete(ForeignKeyAction::Cascade)
-        .take()
+    cascade(table, column, Tenants::Table, Tenants::Id)
 }
 
 #[async_trait::async_trait]
@@ -312,21 +310,4 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
-}
-
-async fn index<T, C, const N: usize>(
-    manager: &SchemaManager<'_>,
-    table: T,
-    name: &str,
-    columns: [C; N],
-) -> Result<(), DbErr>
-where
-    T: IntoIden + 'static,
-    C: IntoIden + 'static,
-{
-    let mut statement = Index::create().name(name).table(table).take();
-    for column in columns {
-        statement.col(column);
-    }
-    manager.create_index(statement).await
 }

@@ -4,8 +4,11 @@
 mod accounts;
 mod api_keys;
 mod browse;
+mod delivery;
 mod docs;
 mod errors;
 mod ingest;
 mod isolation;
 mod push_auth;
+mod resilience;
+mod webhooks;

@@ -18,6 +18,7 @@ pub struct TestAppBuilder {
     backend: Backend,
     raw: RawConfig,
     database_url_override: Option<UrlRewrite>,
+    role: Role,
 }
 
 impl std::fmt::Debug for TestAppBuilder {
@@ -41,6 +42,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Which parts run (default: API and worker, as `faxrelay serve`).
+    pub fn role(mut self, role: Role) -> Self {
+        self.role = role;
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let (database, database_url) = TestDatabase::create(self.backend).await;
         let listener = TcpListener::bind("127.0.0.1:0").expect("binding a port");
@@ -57,7 +64,7 @@ impl TestAppBuilder {
             raw.redis_url = Some(redis_url());
         }
         let config = Config::from_raw(raw).unwrap_or_else(|e| panic!("{e}"));
-        let running = faxrelay::start(&config, Role::Serve, Some(listener))
+        let running = faxrelay::start(&config, self.role, Some(listener))
             .await
             .unwrap_or_else(|e| panic!("starting faxrelay on {:?}: {e:#}", self.backend));
         // A separate connection for tests that look at stored rows directly.
@@ -130,6 +137,7 @@ impl TestApp {
             backend,
             raw,
             database_url_override: None,
+            role: Role::Serve,
         }
     }
 
@@ -214,11 +222,35 @@ impl TestApp {
         body
     }
 
-    /// Stops the HTTP server (in-flight requests finish).
+    /// Stops the HTTP server and the worker (in-flight work finishes).
     pub async fn stop(&mut self) {
         if let Some(running) = self.running.take() {
             running.stop().await;
         }
+    }
+
+    /// Stops faxrelay and starts it again on the same database and port, as an operator
+    /// restarting the service would.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let address = self.address.trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind(&address).expect("binding the same port again");
+        let running = faxrelay::start(&self.config, Role::Serve, Some(listener))
+            .await
+            .expect("restarting faxrelay");
+        self.running = Some(running);
+    }
+
+    /// Starts another faxrelay process's worth of `role` (e.g. a second worker) on the same
+    /// database and queue.
+    pub async fn start_role(&self, role: Role) -> Running {
+        let listener = match role {
+            Role::Worker => None,
+            _ => Some(TcpListener::bind("127.0.0.1:0").expect("a port")),
+        };
+        faxrelay::start(&self.config, role, listener)
+            .await
+            .expect("starting another faxrelay")
     }
 }
 

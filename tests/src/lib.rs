@@ -10,6 +10,8 @@ mod app;
 mod backend;
 pub mod fixtures;
 pub mod proxy;
+pub mod relay;
+pub mod sink;
 
 pub use app::{Tenant, TestApp, TestAppBuilder, problem};
 pub use backend::{Backend, postgres_admin_url, redis_url};

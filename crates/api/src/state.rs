@@ -6,6 +6,7 @@ use faxrelay_core::crypto::MasterKey;
 use faxrelay_queue::DispatchQueue;
 use faxrelay_storage::Store;
 use faxrelay_storage::ingest::IngestWriter;
+use faxrelay_worker::Deliverer;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::push::{PushKeys, PushTargets};
@@ -21,6 +22,8 @@ pub struct Inner {
     pub store: Store,
     pub queue: Arc<dyn DispatchQueue>,
     pub ingest: IngestWriter,
+    /// Renders, signs and sends: for previews and test deliveries.
+    pub deliverer: Arc<Deliverer>,
     pub settings: ApiSettings,
     pub push_keys: PushKeys,
     pub push_targets: PushTargets,
@@ -34,6 +37,7 @@ impl AppState {
         store: Store,
         queue: Arc<dyn DispatchQueue>,
         ingest: IngestWriter,
+        deliverer: Arc<Deliverer>,
         settings: ApiSettings,
         master_key: &MasterKey,
         metrics: Option<PrometheusHandle>,
@@ -43,6 +47,7 @@ impl AppState {
             store,
             queue,
             ingest,
+            deliverer,
             settings,
             push_keys,
             push_targets: PushTargets::default(),

@@ -13,6 +13,9 @@ pub mod push_auth;
 pub mod report;
 pub mod retry;
 pub mod signing;
+pub mod target;
+pub mod template;
+pub mod webhook;
 
 pub use catalog::StatusCategory;
 pub use report::{FaxReport, JobStatus, Recipient, ReportFormat};

@@ -39,6 +39,13 @@ pub struct RawConfig {
     pub nonce_ttl: String,
     pub http_workers: Option<usize>,
     pub ingest_writers: Option<usize>,
+    pub worker_concurrency: usize,
+    pub delivery_timeout: String,
+    pub retry_schedule: String,
+    pub disable_after: String,
+    pub sweep_interval: String,
+    pub allow_private_targets: bool,
+    pub allowed_targets: String,
     pub log: String,
     pub log_format: String,
 }
@@ -65,6 +72,13 @@ impl Default for RawConfig {
             nonce_ttl: "5m".to_owned(),
             http_workers: None,
             ingest_writers: None,
+            worker_concurrency: 64,
+            delivery_timeout: "15s".to_owned(),
+            retry_schedule: faxrelay_core::retry::RetrySchedule::default().to_string(),
+            disable_after: "5d".to_owned(),
+            sweep_interval: "30s".to_owned(),
+            allow_private_targets: false,
+            allowed_targets: String::new(),
             log: "info".to_owned(),
             log_format: "text".to_owned(),
         }
@@ -106,6 +120,7 @@ pub struct Config {
     pub http_workers: usize,
     /// Concurrent ingest transactions; `None` picks by database.
     pub ingest_writers: Option<usize>,
+    pub worker: faxrelay_worker::WorkerSettings,
     pub log: String,
     pub log_format: LogFormat,
 }
@@ -203,6 +218,31 @@ fn sqlite_file(url: &str) -> Option<PathBuf> {
         .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+fn worker_settings(raw: &RawConfig, problems: &mut Vec<String>) -> faxrelay_worker::WorkerSettings {
+    let mut worker = faxrelay_worker::WorkerSettings::default();
+    if !(1..=4096).contains(&raw.worker_concurrency) {
+        problems.push("FAXRELAY_WORKER_CONCURRENCY: must be from 1 to 4096".to_owned());
+    }
+    worker.concurrency = raw.worker_concurrency.clamp(1, 4096);
+    worker.claim_batch = worker.concurrency.min(256);
+    worker.timeout = duration("FAXRELAY_DELIVERY_TIMEOUT", &raw.delivery_timeout, problems);
+    if worker.timeout > Duration::from_secs(120) {
+        problems.push("FAXRELAY_DELIVERY_TIMEOUT: must be at most 2m".to_owned());
+    }
+    match raw.retry_schedule.parse() {
+        Ok(schedule) => worker.retry_schedule = schedule,
+        Err(error) => problems.push(format!("FAXRELAY_RETRY_SCHEDULE: {error}")),
+    }
+    worker.disable_after = duration("FAXRELAY_DISABLE_AFTER", &raw.disable_after, problems);
+    worker.sweep_interval = duration("FAXRELAY_SWEEP_INTERVAL", &raw.sweep_interval, problems);
+    worker.target_policy.allow_private = raw.allow_private_targets;
+    match faxrelay_core::target::TargetPolicy::parse_allowed(&raw.allowed_targets) {
+        Ok(allowed) => worker.target_policy.allowed = allowed,
+        Err(error) => problems.push(format!("FAXRELAY_ALLOWED_TARGETS: {error}")),
+    }
+    worker
 }
 
 impl Config {
@@ -367,6 +407,7 @@ impl Config {
             None => std::thread::available_parallelism().map_or(2, |n| n.get()),
         };
 
+        let worker = worker_settings(&raw, &mut problems);
         if raw
             .ingest_writers
             .is_some_and(|writers| !(1..=64).contains(&writers))
@@ -393,6 +434,7 @@ impl Config {
             api,
             http_workers,
             ingest_writers: raw.ingest_writers,
+            worker,
             log: raw.log,
             log_format,
         })

@@ -14,6 +14,7 @@ use faxrelay_api::AppState;
 use faxrelay_queue::{DispatchQueue, MemoryQueue, RedisQueue, RedisQueueOptions};
 use faxrelay_storage::Store;
 use faxrelay_storage::ingest::{IngestOptions, IngestWriter};
+use faxrelay_worker::{Deliverer, Worker};
 
 pub use config::Config;
 
@@ -89,30 +90,53 @@ pub struct Running {
     pub store: Store,
     server: Option<actix_web::dev::ServerHandle>,
     server_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    worker: Option<Worker>,
 }
 
 impl Running {
-    /// Runs until the HTTP server stops (on SIGINT or SIGTERM), or until Ctrl-C for a
-    /// worker-only process.
+    /// Runs until SIGINT or SIGTERM, then stops gracefully: the HTTP server finishes the
+    /// requests in flight, the worker the deliveries in flight.
     pub async fn wait(self) -> anyhow::Result<()> {
         match self.server_task {
+            // actix-web stops on the signals itself.
             Some(task) => task
                 .await
                 .context("the HTTP server task failed")?
                 .context("the HTTP server failed")?,
-            None => tokio::signal::ctrl_c()
-                .await
-                .context("waiting for Ctrl-C")?,
+            None => shutdown_signal().await?,
+        }
+        if let Some(worker) = self.worker {
+            worker.stop().await;
         }
         Ok(())
     }
 
-    /// Stops gracefully: in-flight requests finish.
+    /// Stops gracefully.
     pub async fn stop(self) {
         if let Some(server) = self.server {
             server.stop(true).await;
         }
+        if let Some(worker) = self.worker {
+            worker.stop().await;
+        }
     }
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.context("listening for SIGINT")?,
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c()
+        .await
+        .context("listening for Ctrl-C")?;
+    Ok(())
 }
 
 /// Starts the parts of faxrelay that `role` names. The API serves on `listener` (bound by
@@ -126,18 +150,38 @@ pub async fn start(
     let store = open_store(config).await?;
     let queue = open_queue(config).await?;
 
+    let deliverer = Arc::new(Deliverer::new(
+        config.worker.target_policy.clone(),
+        config.worker.timeout,
+        &master_key,
+    ));
+
     let mut running = Running {
         address: None,
         store: store.clone(),
         server: None,
         server_task: None,
+        worker: None,
     };
+    if matches!(role, Role::Serve | Role::Worker) {
+        running.worker = Some(Worker::start(
+            store.clone(),
+            queue.clone(),
+            deliverer.clone(),
+            config.worker.clone(),
+        ));
+        tracing::info!(
+            concurrency = config.worker.concurrency,
+            "faxrelay delivery worker started"
+        );
+    }
     if matches!(role, Role::Serve | Role::Api) {
         let ingest = IngestWriter::start(store.clone(), ingest_options(config, &store));
         let state = AppState::new(
             store,
             queue,
             ingest,
+            deliverer,
             config.api.clone(),
             &master_key,
             telemetry::metrics_handle(),

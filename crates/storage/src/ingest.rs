@@ -1,10 +1,5 @@
-//! Writing received reports, with group commit.
-//!
-//! A push is answered 2xx only once its reports are committed, and a commit (an fsync) is
-//! the most expensive thing a push costs. So pushes are handed to a small set of writer
-//! tasks; each takes every push that is waiting, writes them in one transaction and then
-//! answers all of them. Under load many pushes share one commit; when idle a push is
-//! written alone at once, so batching adds no delay.
+//! Writing received reports, through group commit (see `group_commit`): a push is answered
+//! 2xx only once its reports are committed, and many pushes share a commit.
 //!
 //! A report is stored once per tenant and dedupe key: a repeated push of the same report
 //! is answered with the id stored the first time.
@@ -13,13 +8,15 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use faxrelay_core::ids::{ReportId, TenantId};
+use faxrelay_core::ids::{DeliveryId, ReportId, TenantId};
 use faxrelay_core::{FaxReport, number};
 use sea_orm::prelude::*;
 use sea_orm::{ActiveValue::Set, DatabaseTransaction, QuerySelect};
-use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::entities::{report, report_recipient};
+use crate::deliveries::{DELIVERY_ROWS_PER_INSERT, new_delivery};
+use crate::entities::{delivery, report, report_recipient, webhook};
+use crate::group_commit::{GroupCommit, fan_out_error};
+use crate::webhooks::WebhookRecord;
 use crate::{StorageError, Store};
 
 /// Rows per multi-row INSERT, to stay below the bind-parameter limits of both databases.
@@ -49,26 +46,13 @@ pub struct IngestedReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestReceipt {
     pub reports: Vec<IngestedReport>,
-}
-
-struct Job {
-    request: IngestRequest,
-    reply: oneshot::Sender<Result<IngestReceipt, StorageError>>,
+    /// The deliveries the new reports made (the outbox), due now: queue them.
+    pub deliveries: Vec<DeliveryId>,
 }
 
 /// The handle pushes are written through.
 #[derive(Debug, Clone)]
-pub struct IngestWriter {
-    jobs: mpsc::Sender<Job>,
-}
-
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job")
-            .field("tenant_id", &self.request.tenant_id)
-            .finish_non_exhaustive()
-    }
-}
+pub struct IngestWriter(GroupCommit<IngestRequest, IngestReceipt>);
 
 /// How the writer batches.
 #[derive(Debug, Clone, Copy)]
@@ -95,58 +79,28 @@ impl IngestOptions {
 }
 
 impl IngestWriter {
-    /// Starts the writer tasks on the current tokio runtime. They stop when every handle is
-    /// dropped.
+    /// Starts the writer tasks on the current tokio runtime.
     pub fn start(store: Store, options: IngestOptions) -> Self {
-        let (jobs, receiver) = mpsc::channel(options.max_batch * options.writers.max(1) * 4);
-        let receiver = Arc::new(Mutex::new(receiver));
-        for _ in 0..options.writers.max(1) {
-            tokio::spawn(write_loop(
-                store.clone(),
-                receiver.clone(),
-                options.max_batch.max(1),
-            ));
-        }
-        Self { jobs }
+        Self(GroupCommit::start(
+            options.writers,
+            options.max_batch,
+            move |batch| write_batch(store.clone(), batch),
+        ))
     }
 
     /// Stores the reports of one push and answers once they are committed.
     pub async fn write(&self, request: IngestRequest) -> Result<IngestReceipt, StorageError> {
-        let (reply, answer) = oneshot::channel();
-        let closed =
-            || StorageError::Unavailable(DbErr::Custom("the ingest writer has stopped".into()));
-        self.jobs
-            .send(Job { request, reply })
-            .await
-            .map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
-    }
-}
-
-async fn write_loop(store: Store, receiver: Arc<Mutex<mpsc::Receiver<Job>>>, max_batch: usize) {
-    loop {
-        let batch = {
-            let mut receiver = receiver.lock().await;
-            let Some(first) = receiver.recv().await else {
-                return;
-            };
-            let mut batch = vec![first];
-            while batch.len() < max_batch {
-                match receiver.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-            batch
-        };
-        write_batch(&store, batch).await;
+        self.0.submit(request).await
     }
 }
 
 /// Writes a batch in one transaction. If that fails for a reason other than the database
 /// being down, each push is written alone, so one bad push cannot fail its neighbours.
-async fn write_batch(store: &Store, batch: Vec<Job>) {
-    let requests: Vec<&IngestRequest> = batch.iter().map(|job| &job.request).collect();
+async fn write_batch(
+    store: Store,
+    batch: Vec<IngestRequest>,
+) -> Vec<Result<IngestReceipt, StorageError>> {
+    let requests: Vec<&IngestRequest> = batch.iter().collect();
     let started = std::time::Instant::now();
     let result = store.insert_pushes(&requests).await;
     tracing::debug!(
@@ -155,31 +109,23 @@ async fn write_batch(store: &Store, batch: Vec<Job>) {
         "ingest batch"
     );
     match result {
-        Ok(receipts) => {
-            for (job, receipt) in batch.into_iter().zip(receipts) {
-                let _ = job.reply.send(Ok(receipt));
-            }
-        }
+        Ok(receipts) => receipts.into_iter().map(Ok).collect(),
         Err(error) if batch.len() == 1 || error.is_unavailable() => {
             tracing::warn!(error = %error, pushes = batch.len(), "storing pushes failed");
-            let message = error.to_string();
-            let mut error = Some(error);
-            for job in batch {
-                let failure = error
-                    .take()
-                    .unwrap_or_else(|| StorageError::Unavailable(DbErr::Custom(message.clone())));
-                let _ = job.reply.send(Err(failure));
-            }
+            fan_out_error(error, batch.len())
         }
         Err(error) => {
             tracing::warn!(error = %error, pushes = batch.len(), "storing a batch failed; storing its pushes one by one");
-            for job in batch {
-                let result = store
-                    .insert_pushes(&[&job.request])
-                    .await
-                    .map(|mut receipts| receipts.remove(0));
-                let _ = job.reply.send(result);
+            let mut results = Vec::with_capacity(batch.len());
+            for request in &batch {
+                results.push(
+                    store
+                        .insert_pushes(&[request])
+                        .await
+                        .map(|mut receipts| receipts.remove(0)),
+                );
             }
+            results
         }
     }
 }
@@ -243,6 +189,10 @@ impl Store {
                 .await?;
         }
 
+        let mut deliveries = plan_deliveries(&transaction, requests, &planned, &inserted)
+            .await?
+            .into_iter();
+
         // Reports that were already stored by an earlier push answer with that push's id.
         let earlier = earlier_copies(&transaction, requests, &planned, &inserted).await?;
         transaction.commit().await?;
@@ -251,6 +201,7 @@ impl Store {
             .iter()
             .zip(planned)
             .map(|(request, outcomes)| IngestReceipt {
+                deliveries: deliveries.next().unwrap_or_default(),
                 reports: request
                     .reports
                     .iter()
@@ -276,6 +227,66 @@ impl Store {
             .collect();
         Ok(receipts)
     }
+}
+
+/// The outbox: for every report inserted now, one delivery per matching enabled webhook of
+/// its tenant (or one per matching recipient), written in the same transaction, so that a
+/// stored report never lacks its deliveries. Returns the delivery ids per push.
+async fn plan_deliveries(
+    transaction: &DatabaseTransaction,
+    requests: &[&IngestRequest],
+    planned: &[Vec<(ReportId, String, bool)>],
+    inserted: &HashSet<Uuid>,
+) -> Result<Vec<Vec<DeliveryId>>, StorageError> {
+    let tenants: HashSet<Uuid> = requests
+        .iter()
+        .zip(planned)
+        .filter(|(_, outcomes)| {
+            outcomes
+                .iter()
+                .any(|(id, _, _)| inserted.contains(&id.as_uuid()))
+        })
+        .map(|(request, _)| request.tenant_id.as_uuid())
+        .collect();
+    let mut per_push = vec![Vec::new(); requests.len()];
+    if tenants.is_empty() {
+        return Ok(per_push);
+    }
+    let mut hooks: HashMap<TenantId, Vec<WebhookRecord>> = HashMap::new();
+    for model in webhook::Entity::find()
+        .filter(webhook::Column::TenantId.is_in(tenants))
+        .filter(webhook::Column::Enabled.eq(true))
+        .all(transaction)
+        .await?
+    {
+        let record = WebhookRecord::try_from(model)?;
+        hooks.entry(record.tenant_id).or_default().push(record);
+    }
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    for (push, (request, outcomes)) in requests.iter().zip(planned).enumerate() {
+        let Some(tenant_hooks) = hooks.get(&request.tenant_id) else {
+            continue;
+        };
+        for (fax_report, (report_id, _, _)) in request.reports.iter().zip(outcomes) {
+            if !inserted.contains(&report_id.as_uuid()) {
+                continue;
+            }
+            for hook in tenant_hooks {
+                for position in hook.filter.deliveries(fax_report, hook.fan_out) {
+                    let row = new_delivery(request.tenant_id, hook.id, *report_id, position, now);
+                    per_push[push].push(DeliveryId::from_uuid(*row.id.as_ref()));
+                    rows.push(row);
+                }
+            }
+        }
+    }
+    for chunk in rows.chunks(DELIVERY_ROWS_PER_INSERT) {
+        delivery::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(transaction)
+            .await?;
+    }
+    Ok(per_push)
 }
 
 /// The ids of reports of this batch that were not inserted because an earlier push had

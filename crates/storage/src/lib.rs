@@ -8,16 +8,21 @@
 mod connect;
 pub mod entities;
 mod error;
+pub mod group_commit;
 pub mod paging;
 
 pub mod api_keys;
+pub mod deliveries;
+pub mod dispatch;
 pub mod ingest;
 
 pub mod push;
 pub mod rejected;
 pub mod reports;
 
+pub mod templates;
 pub mod tenants;
+pub mod webhooks;
 
 pub use connect::{Store, StoreOptions};
 pub use error::StorageError;

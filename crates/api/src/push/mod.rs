@@ -21,6 +21,7 @@ use chrono::Utc;
 use faxrelay_core::codec::{self, BodyType};
 use faxrelay_core::ids::{PushCredentialId, ReportId};
 use faxrelay_core::push_auth::PushAuthMethod;
+use faxrelay_queue::{Due, EnqueueMode};
 use faxrelay_storage::ingest::IngestRequest;
 use faxrelay_storage::push::PushTarget;
 use serde::Serialize;
@@ -53,6 +54,25 @@ pub struct PushedReport {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Authenticated {
     pub credential: PushCredentialId,
+}
+
+/// Hands the new reports' deliveries to the queue, off the request's path: they are in the
+/// database already, and the sweeper queues them should this fail.
+fn queue_deliveries(state: &AppState, deliveries: &[faxrelay_core::ids::DeliveryId]) {
+    if deliveries.is_empty() {
+        return;
+    }
+    let now = Utc::now();
+    let items: Vec<Due> = deliveries
+        .iter()
+        .map(|id| Due { id: *id, at: now })
+        .collect();
+    let queue = state.queue.clone();
+    actix_web::rt::spawn(async move {
+        if let Err(error) = queue.enqueue(&items, EnqueueMode::IfAbsent).await {
+            tracing::warn!(error = %error, deliveries = items.len(), "queueing deliveries failed; the sweeper will");
+        }
+    });
 }
 
 /// Records when a credential was last used, at most once a minute per process and off the
@@ -200,6 +220,7 @@ async fn handle_push(
         .await?;
 
     note_credential_use(state, authenticated.credential);
+    queue_deliveries(state, &receipt.deliveries);
 
     let reports: Vec<PushedReport> = receipt
         .reports

@@ -2,11 +2,14 @@
 
 pub mod api_keys;
 mod common;
+pub mod deliveries;
 pub mod health;
 pub mod push_settings;
 pub mod rejected;
 pub mod reports;
+pub mod templates;
 pub mod tenants;
+pub mod webhooks;
 
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -38,6 +41,26 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(reports::get_report)
                 .service(reports::get_report_raw)
                 .service(rejected::list_rejected)
-                .service(rejected::get_rejected_raw),
+                .service(rejected::get_rejected_raw)
+                // `preview` before `{id}`, which would take the word for an id.
+                .service(templates::preview)
+                .service(templates::create_template)
+                .service(templates::list_templates)
+                .service(templates::get_template)
+                .service(templates::update_template)
+                .service(templates::delete_template)
+                .service(webhooks::create_webhook)
+                .service(webhooks::list_webhooks)
+                .service(webhooks::get_webhook)
+                .service(webhooks::update_webhook)
+                .service(webhooks::delete_webhook)
+                .service(webhooks::rotate_secret)
+                .service(webhooks::test_webhook)
+                .service(webhooks::redrive)
+                .service(deliveries::list_deliveries)
+                .service(deliveries::get_delivery)
+                .service(deliveries::retry_delivery)
+                .service(deliveries::report_deliveries)
+                .service(deliveries::redeliver),
         );
 }

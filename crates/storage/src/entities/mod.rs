@@ -3,9 +3,13 @@
 //! by tenant.
 
 pub mod api_key;
+pub mod delivery;
+pub mod delivery_attempt;
 pub mod digest_nonce_use;
 pub mod push_credential;
 pub mod rejected_push;
 pub mod report;
 pub mod report_recipient;
+pub mod template;
 pub mod tenant;
+pub mod webhook;

@@ -275,7 +275,10 @@ backend_test!(
         assert_eq!(sink.tokens_issued(), 2);
         let id = received[3].header("webhook-id").expect("webhook-id");
         let delivery = app.wait_for_delivery(&tenant, id, "succeeded", WAIT).await;
-        assert_eq!(delivery["attempt_count"], 1, "the renewal happened within one attempt");
+        assert_eq!(
+            delivery["attempt_count"], 1,
+            "the renewal happened within one attempt"
+        );
     }
 );
 

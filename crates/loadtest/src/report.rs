@@ -27,3 +27,27 @@ pub fn unique(sequence: u64) -> String {
         reason = status.1,
     )
 }
+
+/// The sequence number of a report from a body that mentions its job id (any template
+/// that names `report.job_id`).
+pub fn sequence_in(body: &[u8]) -> Option<u64> {
+    let run = run_id().as_bytes();
+    let start = body
+        .windows(run.len() + 2)
+        .position(|w| w[..2] == *b"FJ" && &w[2..] == run)?
+        + 2
+        + run.len();
+    let digits = body.get(start..start + 10)?;
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sequence_is_read_back_from_a_body() {
+        assert_eq!(sequence_in(unique(1234).as_bytes()), Some(1234));
+        assert_eq!(sequence_in(b"{}"), None);
+    }
+}

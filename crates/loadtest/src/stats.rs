@@ -27,6 +27,15 @@ impl Recorder {
         }
     }
 
+    /// Successful samples so far.
+    pub fn count(&self) -> usize {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .latencies
+            .len()
+    }
+
     /// Prints throughput and percentiles over `window`.
     pub fn report(&self, what: &str, window: Duration) {
         let mut samples = self.0.lock().unwrap_or_else(|p| p.into_inner());

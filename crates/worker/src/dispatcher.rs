@@ -159,6 +159,7 @@ impl Dispatcher {
                     .await;
                 let health = WebhookHealth {
                     failing_since: item.webhook.failing_since,
+                    last_success_at: item.webhook.last_success_at,
                     disable_after: self.settings.disable_after,
                 };
                 let decision = policy::decide(

@@ -20,11 +20,15 @@ pub struct Decision {
     pub webhook: WebhookEffect,
 }
 
+/// A webhook's `last_success_at` is refreshed at most this often.
+const SUCCESS_PRECISION: Duration = Duration::from_secs(60);
+
 /// What the webhook's history says.
 #[derive(Debug, Clone, Copy)]
 pub struct WebhookHealth {
     /// When its current streak of failures began.
     pub failing_since: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
     /// How long a streak may last before the webhook is disabled.
     pub disable_after: Duration,
 }
@@ -38,9 +42,19 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Decision {
     if result.is_success() {
+        // Busy webhooks succeed many times a second; their row is written only when its
+        // health changes or `last_success_at` is a minute old.
+        let fresh = health
+            .last_success_at
+            .is_some_and(|at| (now - at).to_std().unwrap_or_default() < SUCCESS_PRECISION);
+        let webhook = if health.failing_since.is_none() && fresh {
+            WebhookEffect::Unchanged
+        } else {
+            WebhookEffect::Succeeded
+        };
         return Decision {
             next: NextStep::Succeeded,
-            webhook: WebhookEffect::Succeeded,
+            webhook,
         };
     }
     if result.status == Some(410) {
@@ -56,7 +70,9 @@ pub fn decide(
                 since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ))
         }
-        _ => WebhookEffect::Failed,
+        // The streak's start is already on record.
+        Some(_) => WebhookEffect::Unchanged,
+        None => WebhookEffect::Failed,
     };
     let Some(scheduled) = schedule.delay_after(attempts_in_schedule as usize) else {
         return Decision {
@@ -91,6 +107,7 @@ mod tests {
     fn healthy() -> WebhookHealth {
         WebhookHealth {
             failing_since: None,
+            last_success_at: None,
             disable_after: Duration::from_secs(5 * 86_400),
         }
     }
@@ -165,7 +182,7 @@ mod tests {
         let now = Utc::now();
         let health = WebhookHealth {
             failing_since: Some(now - chrono::Duration::days(6)),
-            disable_after: Duration::from_secs(5 * 86_400),
+            ..healthy()
         };
         assert!(matches!(
             decide(&result(Some(500)), 1, &schedule(), health, now).webhook,
@@ -177,7 +194,35 @@ mod tests {
         };
         assert_eq!(
             decide(&result(Some(500)), 1, &schedule(), recent, now).webhook,
-            WebhookEffect::Failed
+            WebhookEffect::Unchanged,
+            "the streak is on record already"
         );
+        assert_eq!(
+            decide(&result(Some(500)), 1, &schedule(), healthy(), now).webhook,
+            WebhookEffect::Failed,
+            "a streak begins"
+        );
+    }
+
+    #[test]
+    fn a_webhook_row_is_written_only_when_its_health_changes() {
+        let now = Utc::now();
+        let busy = WebhookHealth {
+            last_success_at: Some(now - chrono::Duration::seconds(5)),
+            ..healthy()
+        };
+        let success = |health| decide(&result(Some(200)), 1, &schedule(), health, now).webhook;
+        assert_eq!(success(busy), WebhookEffect::Unchanged);
+        let quiet = WebhookHealth {
+            last_success_at: Some(now - chrono::Duration::minutes(5)),
+            ..healthy()
+        };
+        assert_eq!(success(quiet), WebhookEffect::Succeeded);
+        let recovering = WebhookHealth {
+            failing_since: Some(now),
+            ..busy
+        };
+        assert_eq!(success(recovering), WebhookEffect::Succeeded);
+        assert_eq!(success(healthy()), WebhookEffect::Succeeded);
     }
 }

@@ -593,3 +593,56 @@ backend_test!(
         assert_eq!(failing["status_code"], 500);
     }
 );
+
+backend_test!(
+    async fn redirects_are_not_followed(backend: Backend) {
+        let app = relay_app(backend)
+            .configure(|c| c.retry_schedule = "0s".into())
+            .spawn()
+            .await;
+        let sink = WebhookSink::start().await;
+        sink.script(vec![
+            Reply::status(307).with_header("Location", &sink.url("/elsewhere")),
+        ]);
+        let tenant = app.sign_up("basic").await;
+        app.create_webhook(&tenant, webhook_to(&sink.url("/hook"), "json"))
+            .await;
+        app.push_fixture(&tenant, "xml-ok-single.xml").await;
+        let id = app.wait_for_deliveries(&tenant, 1, WAIT).await[0]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let dead = app.wait_for_delivery(&tenant, &id, "dead", WAIT).await;
+        assert_eq!(dead["last_status_code"], 307);
+        assert!(
+            sink.received().iter().all(|r| r.path == "/hook"),
+            "the redirect was not followed"
+        );
+    }
+);
+
+backend_test!(
+    async fn api_bodies_with_nul_characters_are_refused(backend: Backend) {
+        let app = relay_app(backend).spawn().await;
+        let tenant = app.sign_up("basic").await;
+        let response = app
+            .api(Method::POST, "/webhooks", &tenant.api_key)
+            .header("content-type", "application/json")
+            .body(r#"{"url": "http://127.0.0.1:9/x", "description": "a\u0000b"}"#)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(
+            problem(response, 422).await["errors"][0]["field"],
+            "description"
+        );
+        let oversized = app
+            .api(Method::POST, "/api-keys", &tenant.api_key)
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"name": "{}"}}"#, "x".repeat(300 * 1024)))
+            .send()
+            .await
+            .expect("post");
+        problem(oversized, 413).await;
+    }
+);

@@ -233,6 +233,7 @@ backend_test!(
             "<faxJobReport><jobId>FJ</jobId>{}</faxJobReport>",
             "<faxRecipient><number>1</number><status>OK</status></faxRecipient>".repeat(4000)
         );
+        let long_content_type = format!("application/json; {}", "x=y; ".repeat(100));
         let corpus: Vec<(&str, Vec<u8>, &str, u16)> = vec![
             ("billion laughs", br#"<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><faxJobReport><jobId>&c;</jobId></faxJobReport>"#.to_vec(), "text/xml", 400),
             ("external entity", br#"<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><faxJobReport><jobId>&x;</jobId><faxRecipient><number>1</number><status>OK</status></faxRecipient></faxJobReport>"#.to_vec(), "text/xml", 400),
@@ -249,6 +250,9 @@ backend_test!(
             ("null recipient fields", br#"{"jobId": "FJ", "recipientStatus": [{"number": null, "status": null}]}"#.to_vec(), "application/json", 400),
             ("wrong types", br#"{"jobId": {"a": 1}, "recipientStatus": 7}"#.to_vec(), "application/json", 400),
             ("unsupported charset", b"<faxJobReport/>".to_vec(), "text/xml; charset=utf-16", 415),
+            ("NUL in JSON", br#"{"jobId": "FJ\u0000", "recipientStatus": [{"number": "1", "status": "OK"}]}"#.to_vec(), "application/json", 400),
+            ("overlong job id", format!("{{\"jobId\": \"{}\", \"recipientStatus\": [{{\"number\": \"1\", \"status\": \"OK\"}}]}}", "J".repeat(200)).into_bytes(), "application/json", 400),
+            ("overlong content type", b"{}".to_vec(), &long_content_type, 415),
         ];
         for (name, body, content_type, status) in corpus {
             let response = app.push_basic(&tenant, body, content_type).await;

@@ -274,6 +274,21 @@ backend_test!(
                 .is_some_and(|h| !h.to_str().unwrap_or_default().contains("stale=true"))
         );
         problem(replay, 401).await;
+
+        // The same request replayed to another faxrelay process of the deployment.
+        let other = app.start_role(faxrelay::Role::Api).await;
+        let other_url = format!("http://{}{path}", other.address.expect("the API listens"));
+        let replay = app
+            .client
+            .post(&other_url)
+            .header("content-type", "application/json")
+            .header("authorization", &authorization)
+            .body(retarus(FIXTURE))
+            .send()
+            .await
+            .expect("replay elsewhere");
+        problem(replay, 401).await;
+        other.stop().await;
     }
 );
 

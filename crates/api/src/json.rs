@@ -57,34 +57,58 @@ pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             ));
         }
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|error| {
+        ApiError::MalformedRequest(format!("the body is not valid JSON: {error}"))
+    })?;
+    // PostgreSQL text cannot hold NUL; no field of this API needs one.
+    if let Some(field) = nul_field(&value, String::new()) {
+        return Err(ApiError::invalid(field, "must not contain NUL characters"));
+    }
+    serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
-        let inner = error.into_inner();
-        use serde_json::error::Category;
-        match inner.classify() {
-            Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::MalformedRequest(format!("the body is not valid JSON: {inner}"))
+        let message = strip_position(&error.into_inner().to_string());
+        let field = match (path.as_str(), named_field(&message)) {
+            // A missing or unknown field is reported at its parent.
+            (".", Some(name)) => name,
+            (parent, Some(name)) if message.starts_with("missing field") => {
+                format!("{parent}.{name}")
             }
-            Category::Data => {
-                let message = strip_position(&inner.to_string());
-                let field = match (path.as_str(), named_field(&message)) {
-                    // A missing or unknown field is reported at its parent.
-                    (".", Some(name)) => name,
-                    (parent, Some(name)) if message.starts_with("missing field") => {
-                        format!("{parent}.{name}")
-                    }
-                    (".", None) => "body".to_owned(),
-                    (path, _) => path.to_owned(),
-                };
-                ApiError::InvalidFields(vec![FieldError::new(field, message)])
-            }
+            (".", None) => "body".to_owned(),
+            (path, _) => path.to_owned(),
+        };
+        ApiError::InvalidFields(vec![FieldError::new(field, message)])
+    })
+}
+
+/// The path of the first string (or key) holding a NUL character.
+fn nul_field(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    let at = |segment: String| {
+        if path.is_empty() {
+            segment
+        } else {
+            format!("{path}.{segment}")
         }
-    })?;
-    deserializer.end().map_err(|inner| {
-        ApiError::MalformedRequest(format!("the body is not valid JSON: {inner}"))
-    })?;
-    Ok(value)
+    };
+    match value {
+        Value::String(text) if text.contains('\0') => Some(if path.is_empty() {
+            "body".to_owned()
+        } else {
+            path
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_field(item, format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                Some(at(key.replace('\0', "")))
+            } else {
+                nul_field(item, at(key.clone()))
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// serde names a missing or unknown field in backticks.
@@ -109,24 +133,67 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        let limit = request
-            .app_data::<web::Data<AppState>>()
-            .map_or(256 * 1024, |state| state.settings.max_json_body);
-        let json = is_json(request);
-        let request = request.clone();
-        let payload = web::Payload::from_request(&request, payload).into_inner();
+        let body = read_body(request, payload);
         Box::pin(async move {
+            let (body, json) = body.await?;
             if !json {
                 return Err(ApiError::UnsupportedMediaType(
                     "send the body as application/json".into(),
                 ));
             }
-            let payload = payload.map_err(|error| {
-                ApiError::MalformedRequest(format!("the body could not be read: {error}"))
-            })?;
-            let body = crate::body::read(&request, payload, limit).await?;
             parse(&body).map(Json)
         })
+    }
+}
+
+/// A JSON request body that may be left out: an empty body is `T::default()`.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T> OptionalJson<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let body = read_body(request, payload);
+        Box::pin(async move {
+            let (body, json) = body.await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(T::default()));
+            }
+            if !json {
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the body as application/json".into(),
+                ));
+            }
+            parse(&body).map(OptionalJson)
+        })
+    }
+}
+
+/// The body, read up to the API's limit, and whether it is declared JSON.
+fn read_body(
+    request: &HttpRequest,
+    payload: &mut actix_web::dev::Payload,
+) -> impl Future<Output = Result<(web::Bytes, bool), ApiError>> + use<> {
+    let limit = request
+        .app_data::<web::Data<AppState>>()
+        .map_or(256 * 1024, |state| state.settings.max_json_body);
+    let json = is_json(request);
+    let request = request.clone();
+    let payload = web::Payload::from_request(&request, payload).into_inner();
+    async move {
+        let payload = payload.map_err(|error| {
+            ApiError::MalformedRequest(format!("the body could not be read: {error}"))
+        })?;
+        let body = crate::body::read(&request, payload, limit).await?;
+        Ok((body, json))
     }
 }
 
@@ -170,6 +237,15 @@ mod tests {
             "filter.statuses"
         );
         assert_eq!(field_of("[]"), "body");
+    }
+
+    #[test]
+    fn nul_characters_are_refused_naming_the_field() {
+        let error = parse::<Body>(br#"{"name": "a\u0000b"}"#).expect_err("NUL");
+        assert!(matches!(error, ApiError::InvalidFields(e) if e[0].field == "name"));
+        let nested = parse::<Body>(br#"{"name": "a", "filter": {"statuses": [1, "\u0000"]}}"#)
+            .expect_err("NUL");
+        assert!(matches!(nested, ApiError::InvalidFields(e) if e[0].field == "filter.statuses[1]"));
     }
 
     #[test]

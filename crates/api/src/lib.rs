@@ -27,7 +27,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use settings::{ApiSettings, SignupPolicy};
-pub use state::AppState;
+pub use state::{AppState, Services};
 
 #[derive(OpenApi)]
 #[openapi(

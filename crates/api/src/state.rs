@@ -6,7 +6,7 @@ use faxrelay_core::crypto::MasterKey;
 use faxrelay_queue::DispatchQueue;
 use faxrelay_storage::Store;
 use faxrelay_storage::ingest::IngestWriter;
-use faxrelay_worker::Deliverer;
+use faxrelay_worker::{Deliverer, Handoff};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::push::{PushKeys, PushTargets};
@@ -24,6 +24,8 @@ pub struct Inner {
     pub ingest: IngestWriter,
     /// Renders, signs and sends: for previews and test deliveries.
     pub deliverer: Arc<Deliverer>,
+    /// This process's worker, if it runs one: new deliveries are handed to it directly.
+    pub handoff: Option<Handoff>,
     pub settings: ApiSettings,
     pub push_keys: PushKeys,
     pub push_targets: PushTargets,
@@ -32,22 +34,38 @@ pub struct Inner {
     pub metrics: Option<PrometheusHandle>,
 }
 
+/// The services the API works with.
+#[derive(Debug)]
+pub struct Services {
+    pub store: Store,
+    pub queue: Arc<dyn DispatchQueue>,
+    pub ingest: IngestWriter,
+    pub deliverer: Arc<Deliverer>,
+    /// This process's worker, if it runs one.
+    pub handoff: Option<Handoff>,
+}
+
 impl AppState {
     pub fn new(
-        store: Store,
-        queue: Arc<dyn DispatchQueue>,
-        ingest: IngestWriter,
-        deliverer: Arc<Deliverer>,
+        services: Services,
         settings: ApiSettings,
         master_key: &MasterKey,
         metrics: Option<PrometheusHandle>,
     ) -> Self {
         let push_keys = PushKeys::derive(master_key, &settings);
+        let Services {
+            store,
+            queue,
+            ingest,
+            deliverer,
+            handoff,
+        } = services;
         Self(Arc::new(Inner {
             store,
             queue,
             ingest,
             deliverer,
+            handoff,
             settings,
             push_keys,
             push_targets: PushTargets::default(),

@@ -15,6 +15,7 @@ pub mod retry;
 pub mod signing;
 pub mod target;
 pub mod template;
+pub mod text;
 pub mod webhook;
 
 pub use catalog::StatusCategory;

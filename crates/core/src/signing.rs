@@ -18,10 +18,16 @@ const PREFIX: &str = "whsec_";
 pub struct SigningSecretError;
 
 /// A webhook's signing secret, `whsec_<base64>`.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SigningSecret {
     text: SecretString,
     key: Vec<u8>,
+}
+
+impl std::fmt::Debug for SigningSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningSecret([redacted])")
+    }
 }
 
 impl SigningSecret {
@@ -88,6 +94,12 @@ mod tests {
             br#"{"test": 2432232314}"#,
         );
         assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let secret = SigningSecret::generate();
+        assert_eq!(format!("{secret:?}"), "SigningSecret([redacted])");
     }
 
     #[test]

@@ -225,9 +225,4 @@ impl AuthConfig {
             Self::OAuth2 { .. } => "oauth2",
         }
     }
-
-    /// Whether this kind needs a stored secret.
-    pub fn needs_secret(&self) -> bool {
-        !matches!(self, Self::None)
-    }
 }

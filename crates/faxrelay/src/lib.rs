@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use anyhow::Context;
-use faxrelay_api::AppState;
+use faxrelay_api::{AppState, Services};
 use faxrelay_queue::{DispatchQueue, MemoryQueue, RedisQueue, RedisQueueOptions};
 use faxrelay_storage::Store;
 use faxrelay_storage::ingest::{IngestOptions, IngestWriter};
@@ -177,11 +177,15 @@ pub async fn start(
     }
     if matches!(role, Role::Serve | Role::Api) {
         let ingest = IngestWriter::start(store.clone(), ingest_options(config, &store));
-        let state = AppState::new(
+        let services = Services {
             store,
             queue,
             ingest,
             deliverer,
+            handoff: running.worker.as_ref().map(Worker::handoff),
+        };
+        let state = AppState::new(
+            services,
             config.api.clone(),
             &master_key,
             telemetry::metrics_handle(),

@@ -145,6 +145,18 @@ fn client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
+/// An error with its causes.
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 async fn push_once(
     client: &reqwest::Client,
     target: &PushTarget,
@@ -157,7 +169,7 @@ async fn push_once(
         .body(report::unique(sequence))
         .send()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| describe(&e))?;
     if response.status() == 200 {
         Ok(())
     } else {

@@ -174,6 +174,30 @@ async fn enqueue_wakes_a_waiting_worker(queue: Arc<dyn DispatchQueue>) {
     );
 }
 
+async fn entries_leased_on_enqueue_wait_for_their_lease(queue: &dyn DispatchQueue) {
+    let (fresh, existing) = (DeliveryId::generate(), DeliveryId::generate());
+    queue
+        .enqueue(&[now(existing)], EnqueueMode::IfAbsent)
+        .await
+        .expect("enqueue");
+    let leased = queue
+        .enqueue_leased(&[fresh, existing], Duration::from_millis(200))
+        .await
+        .expect("lease");
+    assert_eq!(leased, vec![fresh], "an existing entry is not taken over");
+    assert_eq!(queue.claim(10, LEASE).await.expect("claim"), vec![existing]);
+    assert!(
+        queue.claim(10, LEASE).await.expect("claim").is_empty(),
+        "the leased entry is held"
+    );
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(
+        queue.claim(10, LEASE).await.expect("claim"),
+        vec![fresh],
+        "due once the lease ends"
+    );
+}
+
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -197,6 +221,7 @@ contract!(
     an_expired_lease_makes_the_entry_due_again,
     enqueue_leaves_leased_and_waiting_entries_alone,
     reschedule_ends_the_lease,
+    entries_leased_on_enqueue_wait_for_their_lease,
 );
 
 #[tokio::test]

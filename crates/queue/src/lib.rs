@@ -62,6 +62,16 @@ pub trait DispatchQueue: Send + Sync + Debug {
     /// Forgets an entry: its delivery succeeded or is dead.
     async fn complete(&self, id: DeliveryId) -> Result<(), QueueError>;
 
+    /// Adds new entries already leased to the caller for `lease`: a process that has a
+    /// delivery in hand attempts it at once, and the entry only matters if that process
+    /// dies (the lease ends and the entry is due like any other). Entries that exist are
+    /// left alone; returns the ids leased.
+    async fn enqueue_leased(
+        &self,
+        ids: &[DeliveryId],
+        lease: Duration,
+    ) -> Result<Vec<DeliveryId>, QueueError>;
+
     /// Ends a lease and makes the entry due again at `at`.
     async fn reschedule(&self, id: DeliveryId, at: DateTime<Utc>) -> Result<(), QueueError>;
 

@@ -116,6 +116,23 @@ impl DispatchQueue for MemoryQueue {
         Ok(due.into_iter().map(|(_, id)| id).collect())
     }
 
+    async fn enqueue_leased(
+        &self,
+        ids: &[DeliveryId],
+        lease: Duration,
+    ) -> Result<Vec<DeliveryId>, QueueError> {
+        let lease_end = Utc::now() + lease;
+        let mut state = self.state();
+        let mut leased = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !state.leased.contains_key(id) && !state.waiting_at.contains_key(id) {
+                state.leased.insert(*id, lease_end);
+                leased.push(*id);
+            }
+        }
+        Ok(leased)
+    }
+
     async fn complete(&self, id: DeliveryId) -> Result<(), QueueError> {
         self.state().forget(id);
         Ok(())

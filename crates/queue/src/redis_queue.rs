@@ -54,6 +54,19 @@ end
 return ids
 ";
 
+/// Adds entries as leased until ARGV[1] unless they exist; returns the ids added.
+const ENQUEUE_LEASED: &str = r"
+local leased = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  if not redis.call('ZSCORE', KEYS[1], id) and not redis.call('ZSCORE', KEYS[2], id) then
+    redis.call('ZADD', KEYS[2], ARGV[1], id)
+    table.insert(leased, id)
+  end
+end
+return leased
+";
+
 /// Ends a lease and waits again until ARGV[2].
 const RESCHEDULE: &str = r"
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -93,6 +106,7 @@ pub struct RedisQueue {
     next_shard: AtomicUsize,
     doorbell: Arc<Notify>,
     enqueue: Script,
+    enqueue_leased: Script,
     claim: Script,
     reschedule: Script,
     listener: tokio::task::JoinHandle<()>,
@@ -155,6 +169,7 @@ impl RedisQueue {
             next_shard: AtomicUsize::new(0),
             doorbell,
             enqueue: Script::new(ENQUEUE),
+            enqueue_leased: Script::new(ENQUEUE_LEASED),
             claim: Script::new(CLAIM),
             reschedule: Script::new(RESCHEDULE),
             listener,
@@ -253,6 +268,38 @@ impl DispatchQueue for RedisQueue {
             }
         }
         Ok(claimed)
+    }
+
+    async fn enqueue_leased(
+        &self,
+        ids: &[DeliveryId],
+        lease: Duration,
+    ) -> Result<Vec<DeliveryId>, QueueError> {
+        let lease_end = millis(Utc::now() + lease);
+        let mut connection = self.connection.clone();
+        let mut leased = Vec::with_capacity(ids.len());
+        for shard in &self.shards {
+            let mine: Vec<&DeliveryId> = ids
+                .iter()
+                .filter(|id| self.shard_of(**id).due == shard.due)
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let mut invocation = self.enqueue_leased.key(&shard.due);
+            invocation.key(&shard.leased).arg(lease_end);
+            for id in mine {
+                invocation.arg(id.to_string());
+            }
+            let added: Vec<String> = invocation
+                .invoke_async(&mut connection)
+                .await
+                .map_err(unavailable)?;
+            for id in added {
+                leased.push(parse_id(&id)?);
+            }
+        }
+        Ok(leased)
     }
 
     async fn complete(&self, id: DeliveryId) -> Result<(), QueueError> {

@@ -7,6 +7,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{Condition, QueryOrder};
 
 use crate::entities::api_key;
+use crate::tenants::lock_tenant;
 use crate::{StorageError, Store};
 
 /// `last_used_at` is refreshed at most this often, so that busy keys do not turn every
@@ -121,20 +122,22 @@ impl Store {
         tenant: TenantId,
         key: NewApiKey,
     ) -> Result<Option<ApiKeyRecord>, StorageError> {
+        let transaction = self.write_transaction().await?;
+        lock_tenant(&transaction, tenant).await?;
         let count = api_key::Entity::find()
             .filter(api_key::Column::TenantId.eq(tenant.as_uuid()))
-            .count(self.connection())
+            .count(&*transaction)
             .await?;
         if count >= MAX_KEYS_PER_TENANT {
             return Ok(None);
         }
         let model = key.into_model(ApiKeyId::generate(), tenant, Utc::now());
-        Ok(Some(
-            api_key::ActiveModel::from(model)
-                .insert(self.connection())
-                .await?
-                .into(),
-        ))
+        let record = api_key::ActiveModel::from(model)
+            .insert(&*transaction)
+            .await?
+            .into();
+        transaction.commit().await?;
+        Ok(Some(record))
     }
 
     pub async fn delete_api_key(
@@ -143,14 +146,15 @@ impl Store {
         id: ApiKeyId,
     ) -> Result<DeleteKeyOutcome, StorageError> {
         let transaction = self.write_transaction().await?;
+        lock_tenant(&transaction, tenant).await?;
         let scope = Condition::all().add(api_key::Column::TenantId.eq(tenant.as_uuid()));
         let keys = api_key::Entity::find()
             .filter(scope.clone())
-            .count(&transaction)
+            .count(&*transaction)
             .await?;
         let exists = api_key::Entity::find()
             .filter(scope.clone().add(api_key::Column::Id.eq(id.as_uuid())))
-            .count(&transaction)
+            .count(&*transaction)
             .await?
             > 0;
         let outcome = match (exists, keys) {
@@ -159,7 +163,7 @@ impl Store {
             (true, _) => {
                 api_key::Entity::delete_many()
                     .filter(scope.add(api_key::Column::Id.eq(id.as_uuid())))
-                    .exec(&transaction)
+                    .exec(&*transaction)
                     .await?;
                 DeleteKeyOutcome::Deleted
             }

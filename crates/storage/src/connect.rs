@@ -1,13 +1,16 @@
 //! Opening the database and bringing its schema up to date.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use faxrelay_migrations::{Migrator, MigratorTrait};
+use sea_orm::DbErr;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::StorageError;
 
@@ -38,6 +41,30 @@ impl Default for StoreOptions {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// SQLite: whose turn it is to write (see [`Store::write_transaction`]).
+    write_turn: Option<Arc<Mutex<()>>>,
+}
+
+/// A transaction that will write; for SQLite it holds this process's write turn until it
+/// ends.
+#[derive(Debug)]
+pub(crate) struct WriteTransaction {
+    transaction: DatabaseTransaction,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteTransaction {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.transaction
+    }
+}
+
+impl WriteTransaction {
+    pub(crate) async fn commit(self) -> Result<(), DbErr> {
+        self.transaction.commit().await
+    }
 }
 
 impl Store {
@@ -63,7 +90,9 @@ impl Store {
                     .foreign_keys(true)
             });
         let db = Database::connect(connect).await?;
-        Ok(Self { db })
+        let write_turn =
+            (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
+        Ok(Self { db, write_turn })
     }
 
     /// Applies pending migrations. Several processes may start at once against one
@@ -90,15 +119,27 @@ impl Store {
         Ok(Migrator::get_pending_migrations(&self.db).await?.len())
     }
 
-    /// A transaction that will write. SQLite takes the write lock at `BEGIN` (IMMEDIATE), so
-    /// two writers queue on the busy timeout instead of one failing when it upgrades its
-    /// read lock; PostgreSQL ignores the mode.
-    pub(crate) async fn write_transaction(&self) -> Result<DatabaseTransaction, StorageError> {
+    /// A transaction that will write.
+    ///
+    /// SQLite has one writer at a time. Writers of this process take turns on an async
+    /// mutex: waiting on SQLite's own lock means polling with growing sleeps (up to 100 ms),
+    /// which showed as latency spikes when ingest and the worker write at once. The
+    /// transaction still begins IMMEDIATE, taking the write lock at `BEGIN`, for writers in
+    /// other processes; PostgreSQL ignores the mode.
+    pub(crate) async fn write_transaction(&self) -> Result<WriteTransaction, StorageError> {
+        let turn = match &self.write_turn {
+            Some(turn) => Some(turn.clone().lock_owned().await),
+            None => None,
+        };
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
         };
-        Ok(self.db.begin_with_options(options).await?)
+        let transaction = self.db.begin_with_options(options).await?;
+        Ok(WriteTransaction {
+            transaction,
+            _turn: turn,
+        })
     }
 
     /// A round trip to the database, for readiness checks.

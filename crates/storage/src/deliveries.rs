@@ -119,21 +119,39 @@ pub enum RedeliverOutcome {
     WebhookNotFound,
 }
 
-/// A new pending delivery, due now.
+/// A new pending delivery, due now: the row to insert and the record it makes.
 pub(crate) fn new_delivery(
     tenant: TenantId,
     webhook: WebhookId,
     report: ReportId,
     recipient: Option<usize>,
     now: DateTime<Utc>,
-) -> delivery::ActiveModel {
-    delivery::ActiveModel {
-        id: Set(DeliveryId::generate().as_uuid()),
+) -> (delivery::ActiveModel, DeliveryRecord) {
+    let record = DeliveryRecord {
+        id: DeliveryId::generate(),
+        tenant_id: tenant,
+        webhook_id: webhook,
+        report_id: report,
+        recipient_position: recipient.and_then(|p| u32::try_from(p).ok()),
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        schedule_start: 0,
+        next_attempt_at: Some(now),
+        last_attempt_at: None,
+        last_status_code: None,
+        last_error: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let row = delivery::ActiveModel {
+        id: Set(record.id.as_uuid()),
         tenant_id: Set(tenant.as_uuid()),
         webhook_id: Set(webhook.as_uuid()),
         report_id: Set(report.as_uuid()),
-        recipient_position: Set(recipient.and_then(|p| i32::try_from(p).ok())),
-        status: Set(DeliveryStatus::Pending.as_str().to_owned()),
+        recipient_position: Set(record
+            .recipient_position
+            .and_then(|p| i32::try_from(p).ok())),
+        status: Set(record.status.as_str().to_owned()),
         attempts: Set(0),
         schedule_start: Set(0),
         next_attempt_at: Set(Some(now)),
@@ -142,7 +160,8 @@ pub(crate) fn new_delivery(
         last_error: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
-    }
+    };
+    (row, record)
 }
 
 fn scoped(tenant: TenantId, id: DeliveryId) -> sea_orm::Select<delivery::Entity> {
@@ -296,7 +315,7 @@ impl Store {
             rows.extend(
                 positions
                     .into_iter()
-                    .map(|position| new_delivery(tenant, hook.id, report_id, position, now)),
+                    .map(|position| new_delivery(tenant, hook.id, report_id, position, now).0),
             );
         }
         let mut created = Vec::with_capacity(rows.len());
@@ -337,7 +356,7 @@ impl Store {
             .column(delivery::Column::Id)
             .filter(condition)
             .into_tuple()
-            .all(&transaction)
+            .all(&*transaction)
             .await?;
         let now = Utc::now();
         for chunk in ids.chunks(DELIVERY_ROWS_PER_INSERT) {
@@ -353,7 +372,12 @@ impl Store {
                 .col_expr(delivery::Column::NextAttemptAt, Expr::value(now))
                 .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
                 .filter(delivery::Column::Id.is_in(chunk.to_vec()))
-                .exec(&transaction)
+                // Again: a delivery that succeeded since the select stays succeeded.
+                .filter(delivery::Column::Status.is_in([
+                    DeliveryStatus::Dead.as_str(),
+                    DeliveryStatus::Failed.as_str(),
+                ]))
+                .exec(&*transaction)
                 .await?;
         }
         transaction.commit().await?;

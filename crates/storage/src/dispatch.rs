@@ -172,6 +172,7 @@ impl Store {
             .map(|model| WebhookRecord::try_from(model).map(|record| (record.id, record)))
             .collect::<Result<_, _>>()?;
 
+        let tenant_ids = unique(deliveries.iter().map(|d| d.tenant_id.as_uuid()).collect());
         let template_ids: Vec<Uuid> = unique(
             webhooks
                 .values()
@@ -184,6 +185,7 @@ impl Store {
         } else {
             template::Entity::find()
                 .filter(template::Column::Id.is_in(template_ids))
+                .filter(template::Column::TenantId.is_in(tenant_ids.clone()))
                 .all(db)
                 .await?
                 .into_iter()
@@ -220,7 +222,6 @@ impl Store {
             })
             .collect::<Result<_, StorageError>>()?;
 
-        let tenant_ids = unique(deliveries.iter().map(|d| d.tenant_id.as_uuid()).collect());
         let tenants: HashMap<Uuid, String> = tenant::Entity::find()
             .select_only()
             .columns([tenant::Column::Id, tenant::Column::Name])
@@ -310,7 +311,7 @@ impl Store {
             .collect();
         for chunk in attempt_rows.chunks(crate::deliveries::DELIVERY_ROWS_PER_INSERT) {
             delivery_attempt::Entity::insert_many(chunk.to_vec())
-                .exec_without_returning(&transaction)
+                .exec_without_returning(&*transaction)
                 .await?;
         }
 
@@ -346,14 +347,14 @@ impl Store {
                             webhook::Column::FailingSince,
                             Expr::value(Option::<DateTime<Utc>>::None),
                         )
-                        .exec(&transaction)
+                        .exec(&*transaction)
                         .await?;
                 }
                 WebhookEffect::Failed => {
                     update
                         .col_expr(webhook::Column::FailingSince, Expr::value(now))
                         .filter(webhook::Column::FailingSince.is_null())
-                        .exec(&transaction)
+                        .exec(&*transaction)
                         .await?;
                 }
                 WebhookEffect::Disable(reason) => {
@@ -361,7 +362,7 @@ impl Store {
                         .col_expr(webhook::Column::Enabled, Expr::value(false))
                         .col_expr(webhook::Column::DisabledReason, Expr::value(reason.clone()))
                         .col_expr(webhook::Column::UpdatedAt, Expr::value(now))
-                        .exec(&transaction)
+                        .exec(&*transaction)
                         .await?;
                 }
             }
@@ -386,23 +387,33 @@ impl OutcomeWriter {
         Self(crate::group_commit::GroupCommit::start(
             writers,
             256,
-            move |batch: Vec<AttemptOutcome>| {
-                let store = store.clone();
-                async move {
-                    match store.record_outcomes(&batch).await {
-                        Ok(applied) => applied.into_iter().map(Ok).collect(),
-                        Err(error) => {
-                            tracing::warn!(error = %error, outcomes = batch.len(), "recording delivery outcomes failed");
-                            crate::group_commit::fan_out_error(error, batch.len())
-                        }
-                    }
-                }
-            },
+            move |batch| record_batch(store.clone(), batch),
         ))
     }
 
     /// Records one outcome; `false` when another worker recorded this attempt first.
     pub async fn record(&self, outcome: AttemptOutcome) -> Result<bool, StorageError> {
         self.0.submit(outcome).await
+    }
+}
+
+/// Records a batch in one transaction; if that fails for a reason other than the database
+/// being down, records each outcome alone, so one bad outcome cannot fail its neighbours.
+async fn record_batch(store: Store, batch: Vec<AttemptOutcome>) -> Vec<Result<bool, StorageError>> {
+    match store.record_outcomes(&batch).await {
+        Ok(applied) => applied.into_iter().map(Ok).collect(),
+        Err(error) if batch.len() == 1 || error.is_unavailable() => {
+            tracing::warn!(error = %error, outcomes = batch.len(), "recording delivery outcomes failed");
+            crate::group_commit::fan_out_error(error, batch.len())
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, outcomes = batch.len(), "recording a batch of outcomes failed; recording them one by one");
+            let mut results = Vec::with_capacity(batch.len());
+            for outcome in &batch {
+                let single = store.record_outcomes(std::slice::from_ref(outcome)).await;
+                results.push(single.map(|applied| applied.first().copied().unwrap_or(false)));
+            }
+            results
+        }
     }
 }

@@ -75,8 +75,10 @@ async fn write_loop<J, R, W, F>(
     max_batch: usize,
     write: Arc<W>,
 ) where
+    J: Send + 'static,
+    R: Send + 'static,
     W: Fn(Vec<J>) -> F,
-    F: Future<Output = Vec<Result<R, StorageError>>>,
+    F: Future<Output = Vec<Result<R, StorageError>>> + Send + 'static,
 {
     loop {
         let batch = {
@@ -97,7 +99,19 @@ async fn write_loop<J, R, W, F>(
             .into_iter()
             .map(|job| (job.request, job.reply))
             .unzip();
-        let results = write(requests).await;
+        let count = requests.len();
+        // The write runs as a task of its own: should it panic, its callers get an error
+        // and this writer lives on, instead of every later write failing.
+        let results = match tokio::spawn(write(requests)).await {
+            Ok(results) => results,
+            Err(panic) => {
+                tracing::error!(error = %panic, "a database write panicked");
+                fan_out_error(
+                    StorageError::Corrupt(format!("the write failed: {panic}")),
+                    count,
+                )
+            }
+        };
         for (reply, result) in replies.into_iter().zip(results) {
             let _ = reply.send(result);
         }

@@ -8,14 +8,17 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use faxrelay_core::ids::{DeliveryId, ReportId, TenantId};
+use faxrelay_core::ids::{ReportId, TemplateId, TenantId};
 use faxrelay_core::{FaxReport, number};
 use sea_orm::prelude::*;
 use sea_orm::{ActiveValue::Set, DatabaseTransaction, QuerySelect};
 
 use crate::deliveries::{DELIVERY_ROWS_PER_INSERT, new_delivery};
-use crate::entities::{delivery, report, report_recipient, webhook};
+use crate::dispatch::DispatchItem;
+use crate::entities::{delivery, report, report_recipient, template, tenant, webhook};
 use crate::group_commit::{GroupCommit, fan_out_error};
+use crate::reports::StoredReport;
+use crate::templates::TemplateRecord;
 use crate::webhooks::WebhookRecord;
 use crate::{StorageError, Store};
 
@@ -43,11 +46,12 @@ pub struct IngestedReport {
 }
 
 /// What became of one push.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct IngestReceipt {
     pub reports: Vec<IngestedReport>,
-    /// The deliveries the new reports made (the outbox), due now: queue them.
-    pub deliveries: Vec<DeliveryId>,
+    /// The deliveries the new reports made (the outbox), due now, with what they are
+    /// rendered from: queue them, or attempt them at once.
+    pub deliveries: Vec<DispatchItem>,
 }
 
 /// The handle pushes are written through.
@@ -167,7 +171,7 @@ impl Store {
                 rows.by_ref().take(REPORT_ROWS_PER_INSERT).collect();
             let keys = report::Entity::insert_many(chunk)
                 .on_conflict_do_nothing_on([report::Column::TenantId, report::Column::DedupeKey])
-                .exec_with_returning_keys(&transaction)
+                .exec_with_returning_keys(&*transaction)
                 .await?;
             if let sea_orm::TryInsertResult::Inserted(keys) = keys {
                 inserted.extend(keys);
@@ -185,7 +189,7 @@ impl Store {
                 .take(RECIPIENT_ROWS_PER_INSERT)
                 .collect();
             report_recipient::Entity::insert_many(chunk)
-                .exec_without_returning(&transaction)
+                .exec_without_returning(&*transaction)
                 .await?;
         }
 
@@ -231,13 +235,14 @@ impl Store {
 
 /// The outbox: for every report inserted now, one delivery per matching enabled webhook of
 /// its tenant (or one per matching recipient), written in the same transaction, so that a
-/// stored report never lacks its deliveries. Returns the delivery ids per push.
+/// stored report never lacks its deliveries. Returns the deliveries per push, with what they
+/// are rendered from.
 async fn plan_deliveries(
     transaction: &DatabaseTransaction,
     requests: &[&IngestRequest],
     planned: &[Vec<(ReportId, String, bool)>],
     inserted: &HashSet<Uuid>,
-) -> Result<Vec<Vec<DeliveryId>>, StorageError> {
+) -> Result<Vec<Vec<DispatchItem>>, StorageError> {
     let tenants: HashSet<Uuid> = requests
         .iter()
         .zip(planned)
@@ -262,6 +267,14 @@ async fn plan_deliveries(
         let record = WebhookRecord::try_from(model)?;
         hooks.entry(record.tenant_id).or_default().push(record);
     }
+    if hooks.is_empty() {
+        return Ok(per_push);
+    }
+    // What the deliveries will be rendered with, so this process can attempt them at once
+    // without reading them back.
+    let names = tenant_names(transaction, hooks.keys()).await?;
+    let templates = custom_templates(transaction, hooks.values().flatten()).await?;
+
     let now = Utc::now();
     let mut rows = Vec::new();
     for (push, (request, outcomes)) in requests.iter().zip(planned).enumerate() {
@@ -272,11 +285,28 @@ async fn plan_deliveries(
             if !inserted.contains(&report_id.as_uuid()) {
                 continue;
             }
+            let stored = StoredReport {
+                id: *report_id,
+                received_at: request.received_at,
+                report: fax_report.clone(),
+                raw_content_type: request.content_type.clone(),
+            };
             for hook in tenant_hooks {
                 for position in hook.filter.deliveries(fax_report, hook.fan_out) {
-                    let row = new_delivery(request.tenant_id, hook.id, *report_id, position, now);
-                    per_push[push].push(DeliveryId::from_uuid(*row.id.as_ref()));
+                    let (row, record) =
+                        new_delivery(request.tenant_id, hook.id, *report_id, position, now);
                     rows.push(row);
+                    per_push[push].push(DispatchItem {
+                        delivery: record,
+                        webhook: hook.clone(),
+                        report: stored.clone(),
+                        tenant_name: names.get(&request.tenant_id).cloned().unwrap_or_default(),
+                        template: hook
+                            .template
+                            .parse::<TemplateId>()
+                            .ok()
+                            .and_then(|id| templates.get(&id).cloned()),
+                    });
                 }
             }
         }
@@ -287,6 +317,49 @@ async fn plan_deliveries(
             .await?;
     }
     Ok(per_push)
+}
+
+async fn tenant_names(
+    transaction: &DatabaseTransaction,
+    tenants: impl Iterator<Item = &TenantId>,
+) -> Result<HashMap<TenantId, String>, StorageError> {
+    let ids: Vec<Uuid> = tenants.map(|id| id.as_uuid()).collect();
+    let rows: Vec<(Uuid, String)> = tenant::Entity::find()
+        .select_only()
+        .columns([tenant::Column::Id, tenant::Column::Name])
+        .filter(tenant::Column::Id.is_in(ids))
+        .into_tuple()
+        .all(transaction)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name)| (TenantId::from_uuid(id), name))
+        .collect())
+}
+
+async fn custom_templates<'a>(
+    transaction: &DatabaseTransaction,
+    hooks: impl Iterator<Item = &'a WebhookRecord>,
+) -> Result<HashMap<TemplateId, TemplateRecord>, StorageError> {
+    let (ids, tenants): (Vec<Uuid>, Vec<Uuid>) = hooks
+        .filter_map(|hook| {
+            hook.template
+                .parse::<TemplateId>()
+                .ok()
+                .map(|id| (id.as_uuid(), hook.tenant_id.as_uuid()))
+        })
+        .unzip();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(template::Entity::find()
+        .filter(template::Column::Id.is_in(ids))
+        .filter(template::Column::TenantId.is_in(tenants))
+        .all(transaction)
+        .await?
+        .into_iter()
+        .map(|model| (TemplateId::from_uuid(model.id), TemplateRecord::from(model)))
+        .collect())
 }
 
 /// The ids of reports of this batch that were not inserted because an earlier push had
@@ -361,9 +434,9 @@ fn recipients_rows(
         .enumerate()
         .map(|(position, recipient)| {
             let mut digits = number::search_digits(&recipient.number);
-            digits.truncate(64);
+            digits.truncate(64); // ASCII digits: any byte is a boundary.
             let mut status = recipient.status.to_ascii_uppercase();
-            status.truncate(64);
+            faxrelay_core::text::truncate(&mut status, 64);
             report_recipient::ActiveModel {
                 report_id: Set(id.as_uuid()),
                 position: Set(position as i32),

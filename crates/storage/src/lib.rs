@@ -1,9 +1,11 @@
 //! faxrelay's storage: every query the services run, on SQLite (the embedded default) and
 //! PostgreSQL alike.
 //!
-//! Each tenant-owned table is read and written only through functions that take the
-//! tenant's id, so no caller can forget the scope. The API and the worker get plain
-//! records back; sea-orm stays inside this crate.
+//! Every function the API calls for tenant-owned data takes the tenant's id and scopes
+//! its queries by it, so a handler cannot forget the scope. The few unscoped reads
+//! (`dispatch`, the sweeper's due deliveries) serve the worker, which acts for every
+//! tenant and only ever holds ids the queue or the outbox handed it. The API and the
+//! worker get plain records back; sea-orm stays inside this crate.
 
 mod connect;
 pub mod entities;

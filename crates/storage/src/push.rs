@@ -9,7 +9,7 @@ use sea_orm::{ActiveValue::Set, Condition, QueryOrder};
 
 use crate::entities::{digest_nonce_use, push_credential, tenant};
 use crate::error::corrupt;
-use crate::tenants::Tenant;
+use crate::tenants::{Tenant, lock_tenant};
 use crate::{StorageError, Store};
 
 /// `last_used_at` of a credential is refreshed at most this often.
@@ -113,9 +113,14 @@ impl Store {
             if tenant.push_auth == PushAuthMethod::None {
                 return Ok(None);
             }
+            // Changing the method replaces every credential, so a stray one of another
+            // method only exists mid-change; it must not authenticate.
             let credentials = self
-                .credentials_of_method(tenant.id, tenant.push_auth)
-                .await?;
+                .push_credentials(tenant.id)
+                .await?
+                .into_iter()
+                .filter(|credential| credential.method == tenant.push_auth)
+                .collect();
             return Ok(Some(PushTarget {
                 tenant,
                 credentials,
@@ -141,22 +146,6 @@ impl Store {
             tenant,
             credentials: vec![credential.try_into()?],
         }))
-    }
-
-    async fn credentials_of_method(
-        &self,
-        tenant: TenantId,
-        method: PushAuthMethod,
-    ) -> Result<Vec<PushCredentialRecord>, StorageError> {
-        push_credential::Entity::find()
-            .filter(push_credential::Column::TenantId.eq(tenant.as_uuid()))
-            .filter(push_credential::Column::Method.eq(method.as_str()))
-            .order_by_asc(push_credential::Column::Id)
-            .all(self.connection())
-            .await?
-            .into_iter()
-            .map(PushCredentialRecord::try_from)
-            .collect()
     }
 
     pub async fn push_credentials(
@@ -195,16 +184,17 @@ impl Store {
         credential: NewPushCredential,
     ) -> Result<Option<PushCredentialRecord>, StorageError> {
         let transaction = self.write_transaction().await?;
+        lock_tenant(&transaction, tenant).await?;
         let count = push_credential::Entity::find()
             .filter(push_credential::Column::TenantId.eq(tenant.as_uuid()))
-            .count(&transaction)
+            .count(&*transaction)
             .await?;
         if count >= MAX_CREDENTIALS_PER_TENANT {
             return Ok(None);
         }
         let model = credential.into_model(PushCredentialId::generate(), tenant, Utc::now());
         let record = push_credential::ActiveModel::from(model)
-            .insert(&transaction)
+            .insert(&*transaction)
             .await?
             .try_into()?;
         transaction.commit().await?;
@@ -217,15 +207,16 @@ impl Store {
         id: PushCredentialId,
     ) -> Result<DeleteCredentialOutcome, StorageError> {
         let transaction = self.write_transaction().await?;
+        lock_tenant(&transaction, tenant).await?;
         let scope = Condition::all().add(push_credential::Column::TenantId.eq(tenant.as_uuid()));
         let total = push_credential::Entity::find()
             .filter(scope.clone())
-            .count(&transaction)
+            .count(&*transaction)
             .await?;
         let mine = scope.add(push_credential::Column::Id.eq(id.as_uuid()));
         let exists = push_credential::Entity::find()
             .filter(mine.clone())
-            .count(&transaction)
+            .count(&*transaction)
             .await?
             > 0;
         let outcome = match (exists, total) {
@@ -234,7 +225,7 @@ impl Store {
             (true, _) => {
                 push_credential::Entity::delete_many()
                     .filter(mine)
-                    .exec(&transaction)
+                    .exec(&*transaction)
                     .await?;
                 DeleteCredentialOutcome::Deleted
             }
@@ -252,8 +243,9 @@ impl Store {
         credential: NewPushCredential,
     ) -> Result<Option<(Tenant, PushCredentialRecord)>, StorageError> {
         let transaction = self.write_transaction().await?;
+        lock_tenant(&transaction, tenant).await?;
         let Some(model) = tenant::Entity::find_by_id(tenant.as_uuid())
-            .one(&transaction)
+            .one(&*transaction)
             .await?
         else {
             return Ok(None);
@@ -262,14 +254,14 @@ impl Store {
         active.push_auth = Set(credential.method.as_str().to_owned());
         active.digest_algorithms = Set(DigestAlgorithm::format_list(digest_algorithms));
         active.updated_at = Set(Utc::now());
-        let updated = active.update(&transaction).await?;
+        let updated = active.update(&*transaction).await?;
         push_credential::Entity::delete_many()
             .filter(push_credential::Column::TenantId.eq(tenant.as_uuid()))
-            .exec(&transaction)
+            .exec(&*transaction)
             .await?;
         let model = credential.into_model(PushCredentialId::generate(), tenant, Utc::now());
         let record = push_credential::ActiveModel::from(model)
-            .insert(&transaction)
+            .insert(&*transaction)
             .await?
             .try_into()?;
         transaction.commit().await?;

@@ -47,7 +47,10 @@ impl Store {
             id: Set(id.as_uuid()),
             tenant_id: Set(tenant.as_uuid()),
             received_at: Set(Utc::now()),
-            content_type: Set(content_type),
+            content_type: Set(content_type.map(|mut value| {
+                faxrelay_core::text::truncate(&mut value, faxrelay_core::codec::MAX_CONTENT_TYPE);
+                value
+            })),
             error: Set(error),
             body: Set(body),
         }

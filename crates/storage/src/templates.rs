@@ -143,19 +143,19 @@ impl Store {
         id: TemplateId,
     ) -> Result<DeleteTemplateOutcome, StorageError> {
         let transaction = self.write_transaction().await?;
-        if scoped(tenant, id).count(&transaction).await? == 0 {
+        if scoped(tenant, id).count(&*transaction).await? == 0 {
             return Ok(DeleteTemplateOutcome::NotFound);
         }
         let users = webhook::Entity::find()
             .filter(webhook::Column::TenantId.eq(tenant.as_uuid()))
             .filter(webhook::Column::Template.eq(id.to_string()))
-            .count(&transaction)
+            .count(&*transaction)
             .await?;
         if users > 0 {
             return Ok(DeleteTemplateOutcome::InUse);
         }
         template::Entity::delete_by_id(id.as_uuid())
-            .exec(&transaction)
+            .exec(&*transaction)
             .await?;
         transaction.commit().await?;
         Ok(DeleteTemplateOutcome::Deleted)

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use faxrelay_core::ids::{ApiKeyId, PushCredentialId, TenantId};
 use faxrelay_core::push_auth::{DigestAlgorithm, PushAuthMethod};
-use sea_orm::ActiveValue::Set;
 use sea_orm::prelude::*;
+use sea_orm::{ActiveValue::Set, DatabaseTransaction, QuerySelect};
 
 use crate::api_keys::{ApiKeyRecord, NewApiKey};
 use crate::entities::{api_key, push_credential, tenant};
@@ -72,17 +72,17 @@ impl Store {
             created_at: Set(now),
             updated_at: Set(now),
         }
-        .insert(&transaction)
+        .insert(&*transaction)
         .await?;
         let key = api_key::ActiveModel::from(key.into_model(ApiKeyId::generate(), tenant_id, now))
-            .insert(&transaction)
+            .insert(&*transaction)
             .await?;
         let credential = push_credential::ActiveModel::from(credential.into_model(
             PushCredentialId::generate(),
             tenant_id,
             now,
         ))
-        .insert(&transaction)
+        .insert(&*transaction)
         .await?;
         transaction.commit().await?;
         Ok((tenant.try_into()?, key.into(), credential.try_into()?))
@@ -120,4 +120,18 @@ impl Store {
             .await?;
         Ok(result.rows_affected > 0)
     }
+}
+
+/// Locks the tenant's row until the transaction ends (PostgreSQL; SQLite's write
+/// transactions are serialized anyway), so that checks such as "is this the last key?"
+/// and the writes that rely on them cannot interleave with another request's.
+pub(crate) async fn lock_tenant(
+    transaction: &DatabaseTransaction,
+    tenant: TenantId,
+) -> Result<(), StorageError> {
+    tenant::Entity::find_by_id(tenant.as_uuid())
+        .lock_exclusive()
+        .one(transaction)
+        .await?;
+    Ok(())
 }

@@ -7,6 +7,7 @@ use faxrelay_core::crypto::{MasterKey, Sealer};
 use faxrelay_core::signing::{SigningSecret, signature_header};
 use faxrelay_core::target::TargetPolicy;
 use faxrelay_core::template::Engine;
+use faxrelay_core::text::{truncate, without_nul};
 use faxrelay_core::webhook::AuthConfig;
 use faxrelay_storage::webhooks::WebhookRecord;
 use reqwest::StatusCode;
@@ -192,12 +193,17 @@ impl Deliverer {
 
 /// A reqwest error with its causes, which say what actually went wrong.
 fn describe(error: &reqwest::Error) -> String {
-    let mut text = if error.is_timeout() {
+    if error.is_timeout() {
         "timed out".to_owned()
     } else {
-        error.to_string()
-    };
-    let mut source = std::error::Error::source(error);
+        error_chain(error)
+    }
+}
+
+/// An error and each of its causes, joined by ": ".
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
     while let Some(cause) = source {
         text.push_str(": ");
         text.push_str(&cause.to_string());
@@ -210,8 +216,8 @@ async fn capture(mut response: reqwest::Response, started: Instant) -> AttemptRe
     let status = response.status().as_u16();
     let mut headers = Map::new();
     for (name, value) in response.headers().iter().take(MAX_HEADERS) {
-        let mut value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        value.truncate(MAX_HEADER_VALUE);
+        let mut value = without_nul(String::from_utf8_lossy(value.as_bytes()).into_owned());
+        truncate(&mut value, MAX_HEADER_VALUE);
         headers.insert(name.as_str().to_owned(), Value::String(value));
     }
     let retry_after = response
@@ -235,7 +241,8 @@ async fn capture(mut response: reqwest::Response, started: Instant) -> AttemptRe
     AttemptResult {
         status: Some(status),
         response_headers: Some(Value::Object(headers)),
-        body_excerpt: Some(String::from_utf8_lossy(&body).into_owned()),
+        // What a receiver answers is stored: it must be text PostgreSQL accepts.
+        body_excerpt: Some(without_nul(String::from_utf8_lossy(&body).into_owned())),
         error,
         duration: started.elapsed(),
         retry_after,

@@ -139,23 +139,12 @@ async fn fetch_token(
     let response = request
         .request_async(&http)
         .await
-        .map_err(|e| AuthError::Token(describe_token_error(&e)))?;
+        .map_err(|e| AuthError::Token(crate::attempt::error_chain(&e)))?;
     let lifetime = response.expires_in().unwrap_or(DEFAULT_TOKEN_LIFETIME);
     Ok((
         SecretString::new(response.access_token().secret().clone()),
         lifetime,
     ))
-}
-
-fn describe_token_error<E: std::error::Error>(error: &E) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Carries an `oauth2` request over the guarded reqwest client (the `oauth2` crate is

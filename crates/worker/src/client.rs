@@ -65,10 +65,6 @@ impl GuardedClient {
         Self { client, policy }
     }
 
-    pub fn policy(&self) -> &TargetPolicy {
-        &self.policy
-    }
-
     /// Checks what can be checked without DNS: the scheme, no credentials in the URL, and
     /// a literal IP host against the policy.
     pub fn check_url(&self, url: &Url) -> Result<(), TargetError> {

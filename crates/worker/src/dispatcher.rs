@@ -14,8 +14,9 @@ use faxrelay_storage::Store;
 use faxrelay_storage::dispatch::{
     AttemptOutcome, DispatchItem, NextStep, OutcomeWriter, WebhookEffect,
 };
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
+use crate::HotDelivery;
 use crate::attempt::{AttemptResult, Deliverer};
 use crate::policy::{self, Decision, WebhookHealth};
 use crate::render;
@@ -35,10 +36,15 @@ pub(crate) struct Dispatcher {
 }
 
 impl Dispatcher {
-    pub async fn run(self, mut stopping: watch::Receiver<bool>) {
+    /// Claims and attempts due deliveries until `stopping`, with at most `permits`
+    /// attempts in flight (shared with [`Dispatcher::take_handoffs`]).
+    pub async fn run(
+        self: Arc<Self>,
+        permits: Arc<Semaphore>,
+        mut stopping: watch::Receiver<bool>,
+    ) {
         let concurrency = self.settings.concurrency.max(1);
-        let permits = Arc::new(Semaphore::new(concurrency));
-        let this = Arc::new(self);
+        let this = self;
         while !*stopping.borrow() {
             if permits.available_permits() == 0 {
                 // Every slot is busy: wait for one to free up before claiming more.
@@ -46,6 +52,7 @@ impl Dispatcher {
                 continue;
             }
             let room = permits.available_permits().min(this.settings.claim_batch);
+            let leased_at = Instant::now();
             let claimed = match this.queue.claim(room, this.settings.lease()).await {
                 Ok(claimed) => claimed,
                 Err(error) => {
@@ -82,7 +89,7 @@ impl Dispatcher {
                 };
                 let this = this.clone();
                 tokio::spawn(async move {
-                    this.process(item, raw).await;
+                    this.process(item, raw, leased_at).await;
                     drop(permit);
                 });
             }
@@ -96,7 +103,7 @@ impl Dispatcher {
     async fn load(
         &self,
         claimed: &[DeliveryId],
-    ) -> Result<Vec<(DispatchItem, Option<Vec<u8>>)>, faxrelay_storage::StorageError> {
+    ) -> Result<Vec<(DispatchItem, Option<Arc<[u8]>>)>, faxrelay_storage::StorageError> {
         let items = self.store.dispatch_items(claimed).await?;
         let found: HashSet<DeliveryId> = items.iter().map(|item| item.delivery.id).collect();
         for id in claimed.iter().filter(|id| !found.contains(id)) {
@@ -115,7 +122,9 @@ impl Dispatcher {
             .into_iter()
             .map(|item| {
                 // Only reports whose template needs the body were loaded.
-                let body = raw.get(&item.report.id).cloned();
+                let body = raw
+                    .get(&item.report.id)
+                    .map(|body| Arc::from(body.as_slice()));
                 (item, body)
             })
             .collect())
@@ -129,9 +138,34 @@ impl Dispatcher {
             .unwrap_or_else(|| self.settings.retry_schedule.clone())
     }
 
-    async fn process(&self, item: DispatchItem, raw: Option<Vec<u8>>) {
+    /// Attempts deliveries handed over by this process's ingest, which leased them in the
+    /// queue already: no claim and no reading back from the database.
+    pub async fn take_handoffs(
+        self: Arc<Self>,
+        permits: Arc<Semaphore>,
+        mut handoffs: mpsc::Receiver<HotDelivery>,
+    ) {
+        while let Some(hot) = handoffs.recv().await {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let this = self.clone();
+            tokio::spawn(async move {
+                this.process(hot.item, hot.raw, hot.leased_at).await;
+                drop(permit);
+            });
+        }
+    }
+
+    async fn process(&self, item: DispatchItem, raw: Option<Arc<[u8]>>, leased_at: Instant) {
         let id = item.delivery.id;
         let now = Utc::now();
+        // Waited too long for a free slot: the lease may run out mid-attempt and another
+        // worker start the same attempt. Give it back to the queue instead.
+        if leased_at.elapsed() > self.settings.lease() / 2 {
+            let _ = self.queue.reschedule(id, now).await;
+            return;
+        }
         if !item.delivery.status.is_open() || !item.webhook.enabled {
             // Finished, or held while its webhook is disabled (enabling it queues it again).
             let _ = self.queue.complete(id).await;
@@ -240,19 +274,18 @@ impl Dispatcher {
         raw: Option<&[u8]>,
     ) -> Result<render::Rendered, faxrelay_core::template::TemplateError> {
         let choice = render::choose(&item.webhook.template, item.template.as_ref())?;
+        // The original body goes into the context only for templates that use it.
+        let raw = raw.filter(|_| choice.needs_raw_body());
         let view = ReportView {
             id: item.report.id,
             received_at: item.report.received_at,
             report: item.report.report.clone(),
         };
-        let envelope = render::Envelope {
-            tenant_id: item.delivery.tenant_id,
-            tenant_name: &item.tenant_name,
-            webhook: &item.webhook,
-            delivery_id: item.delivery.id,
-            attempt,
-            created_at: item.delivery.created_at,
-        };
+        let envelope = render::envelope(
+            (item.delivery.tenant_id, &item.tenant_name),
+            &item.webhook,
+            (item.delivery.id, attempt, item.delivery.created_at),
+        );
         let context = render::context(&view, item.delivery.recipient_position, &envelope, raw);
         render::render(
             self.deliverer.engine(),

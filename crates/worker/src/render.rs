@@ -2,10 +2,10 @@
 
 use faxrelay_core::ids::{DeliveryId, TenantId};
 use faxrelay_core::report::ReportView;
-use faxrelay_core::template::{self, Engine, Escaping, TemplateError};
+use faxrelay_core::template::{self, Engine, Envelope, Escaping, TemplateError};
 use faxrelay_storage::templates::TemplateRecord;
 use faxrelay_storage::webhooks::WebhookRecord;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// A rendered body and its content type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,40 +54,32 @@ pub fn choose<'a>(
     }
 }
 
-/// What a template sees besides the report.
-#[derive(Debug, Clone)]
-pub struct Envelope<'a> {
-    pub tenant_id: TenantId,
-    pub tenant_name: &'a str,
-    pub webhook: &'a WebhookRecord,
-    pub delivery_id: DeliveryId,
-    pub attempt: u32,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// The template context (documented in the README).
+/// The template context of a delivery (documented in the README).
 pub fn context(
     report: &ReportView,
     recipient: Option<u32>,
     envelope: &Envelope<'_>,
     raw_body: Option<&[u8]>,
 ) -> Value {
-    let recipient = recipient.and_then(|i| report.report.recipients.get(i as usize));
-    let mut context = json!({
-        "report": report,
-        "recipient": recipient,
-        "tenant": {"id": envelope.tenant_id, "name": envelope.tenant_name},
-        "webhook": {"id": envelope.webhook.id, "url": envelope.webhook.url, "description": envelope.webhook.description},
-        "delivery": {
-            "id": envelope.delivery_id,
-            "attempt": envelope.attempt,
-            "created_at": envelope.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        },
-    });
-    if let Some(raw) = raw_body {
-        context["raw_body"] = Value::String(String::from_utf8_lossy(raw).into_owned());
+    template::context(report, recipient.map(|i| i as usize), envelope, raw_body)
+}
+
+/// The envelope of a delivery to `webhook`.
+pub fn envelope<'a>(
+    tenant: (TenantId, &'a str),
+    webhook: &'a WebhookRecord,
+    delivery: (DeliveryId, u32, chrono::DateTime<chrono::Utc>),
+) -> Envelope<'a> {
+    Envelope {
+        tenant_id: tenant.0,
+        tenant_name: tenant.1,
+        webhook_id: webhook.id,
+        webhook_url: &webhook.url,
+        webhook_description: webhook.description.as_deref(),
+        delivery_id: delivery.0,
+        attempt: delivery.1,
+        created_at: delivery.2,
     }
-    context
 }
 
 impl Choice<'_> {

@@ -19,11 +19,13 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::Utc;
 use faxrelay_core::codec::{self, BodyType};
-use faxrelay_core::ids::{PushCredentialId, ReportId};
+use faxrelay_core::ids::{DeliveryId, PushCredentialId, ReportId};
 use faxrelay_core::push_auth::PushAuthMethod;
 use faxrelay_queue::{Due, EnqueueMode};
+use faxrelay_storage::dispatch::DispatchItem;
 use faxrelay_storage::ingest::IngestRequest;
 use faxrelay_storage::push::PushTarget;
+use faxrelay_worker::HotDelivery;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -56,21 +58,48 @@ pub(crate) struct Authenticated {
     pub credential: PushCredentialId,
 }
 
-/// Hands the new reports' deliveries to the queue, off the request's path: they are in the
-/// database already, and the sweeper queues them should this fail.
-fn queue_deliveries(state: &AppState, deliveries: &[faxrelay_core::ids::DeliveryId]) {
+/// Hands the new reports' deliveries on, off the request's path: they are committed
+/// already, and the sweeper queues whatever this step fails to.
+///
+/// With a worker in this process they are leased in the queue and attempted here at once,
+/// from what ingest has in hand; otherwise they are queued for any worker.
+fn dispatch_deliveries(state: &AppState, deliveries: Vec<DispatchItem>, raw: Arc<[u8]>) {
     if deliveries.is_empty() {
         return;
     }
-    let now = Utc::now();
-    let items: Vec<Due> = deliveries
-        .iter()
-        .map(|id| Due { id: *id, at: now })
-        .collect();
     let queue = state.queue.clone();
+    let handoff = state.handoff.clone();
     actix_web::rt::spawn(async move {
-        if let Err(error) = queue.enqueue(&items, EnqueueMode::IfAbsent).await {
-            tracing::warn!(error = %error, deliveries = items.len(), "queueing deliveries failed; the sweeper will");
+        let ids: Vec<DeliveryId> = deliveries.iter().map(|item| item.delivery.id).collect();
+        let result = match handoff {
+            Some(handoff) => match queue.enqueue_leased(&ids, handoff.lease()).await {
+                Ok(leased) => {
+                    let leased_at = std::time::Instant::now();
+                    let hot = deliveries
+                        .into_iter()
+                        .filter(|item| leased.contains(&item.delivery.id))
+                        .map(|item| HotDelivery {
+                            item,
+                            raw: Some(raw.clone()),
+                            leased_at,
+                        })
+                        .collect();
+                    // A busy worker refuses: make those due for whichever worker is free.
+                    for refused in handoff.hand(hot) {
+                        let _ = queue.reschedule(refused.item.delivery.id, Utc::now()).await;
+                    }
+                    Ok(())
+                }
+                Err(error) => Err(error),
+            },
+            None => {
+                let now = Utc::now();
+                let items: Vec<Due> = ids.iter().map(|id| Due { id: *id, at: now }).collect();
+                queue.enqueue(&items, EnqueueMode::IfAbsent).await
+            }
+        };
+        if let Err(error) = result {
+            tracing::warn!(error = %error, deliveries = ids.len(), "queueing deliveries failed; the sweeper will");
         }
     });
 }
@@ -208,19 +237,20 @@ async fn handle_push(
         }
     };
 
+    let raw: Arc<[u8]> = Arc::from(body.as_ref());
     let receipt = state
         .ingest
         .write(IngestRequest {
             tenant_id,
             received_at: Utc::now(),
             content_type: content_type.unwrap_or_default(),
-            raw_body: Arc::from(body.as_ref()),
+            raw_body: raw.clone(),
             reports,
         })
         .await?;
 
     note_credential_use(state, authenticated.credential);
-    queue_deliveries(state, &receipt.deliveries);
+    dispatch_deliveries(state, receipt.deliveries, raw);
 
     let reports: Vec<PushedReport> = receipt
         .reports

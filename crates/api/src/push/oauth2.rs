@@ -35,15 +35,12 @@ pub struct OAuthError {
     pub error_description: String,
 }
 
-fn oauth_error(
-    status: StatusCode,
-    error: &'static str,
-    description: &str,
-    basic_challenge: bool,
-) -> HttpResponse {
+fn oauth_error(status: StatusCode, error: &'static str, description: &str) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CACHE_CONTROL, "no-store"));
-    if basic_challenge {
+    // Every 401 names the scheme to authenticate with (RFC 9110), whichever way the client
+    // tried.
+    if status == StatusCode::UNAUTHORIZED {
         response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="faxrelay""#));
     }
     response.json(OAuthError {
@@ -53,12 +50,7 @@ fn oauth_error(
 }
 
 fn invalid_request(description: &str) -> HttpResponse {
-    oauth_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        description,
-        false,
-    )
+    oauth_error(StatusCode::BAD_REQUEST, "invalid_request", description)
 }
 
 /// Client id and secret from an HTTP Basic header, whose parts RFC 6749 section 2.3.1
@@ -93,11 +85,12 @@ fn basic_client(request: &HttpRequest) -> Option<(String, String)> {
 pub async fn token(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> HttpResponse {
-    if body.len() > MAX_BODY {
-        return invalid_request("the request body is too large");
-    }
+    let body = match crate::body::read(&request, payload, MAX_BODY).await {
+        Ok(body) => body,
+        Err(_) => return invalid_request("the request body is too large or could not be read"),
+    };
     let is_form = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -129,7 +122,6 @@ pub async fn token(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
                 "only client_credentials is supported",
-                false,
             );
         }
     }
@@ -139,7 +131,6 @@ pub async fn token(
         (None, None) => None,
         _ => return invalid_request("send both `client_id` and `client_secret`"),
     };
-    let used_basic = from_header.is_some();
     let (client_id, client_secret) = match (from_header, from_form) {
         (Some(_), Some(_)) => return invalid_request("authenticate the client one way only"),
         (Some(client), None) | (None, Some(client)) => client,
@@ -148,7 +139,6 @@ pub async fn token(
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
                 "client authentication is required",
-                true,
             );
         }
     };
@@ -157,7 +147,6 @@ pub async fn token(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "unknown client or wrong secret",
-            used_basic,
         )
     };
     if client_id.len() > 128 {
@@ -173,7 +162,7 @@ pub async fn token(
             } else {
                 StatusCode::INTERNAL_SERVER_ERROR
             };
-            return oauth_error(status, "server_error", "try again shortly", false);
+            return oauth_error(status, "server_error", "try again shortly");
         }
     };
     let presented = sha256_hex(&client_secret);
@@ -200,7 +189,6 @@ pub async fn token(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
                 "the token could not be issued",
-                false,
             )
         }
     }

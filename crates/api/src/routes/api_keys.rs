@@ -8,8 +8,9 @@ use faxrelay_storage::api_keys::{ApiKeyRecord, DeleteKeyOutcome, MAX_KEYS_PER_TE
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::common::{display_name, optional_json, path_id};
+use super::common::{display_name, path_id};
 use crate::caller::{API_KEY_PREFIX, Caller};
+use crate::json::OptionalJson;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -99,9 +100,9 @@ pub async fn list_keys(
 pub async fn create_key(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Bytes,
+    body: OptionalJson<CreateApiKey>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: CreateApiKey = optional_json(&body)?;
+    let body = body.into_inner();
     let name = match body.name {
         Some(name) => Some(display_name("name", &name)?),
         None => None,

@@ -164,12 +164,3 @@ macro_rules! list_type {
     };
 }
 pub(crate) use list_type;
-
-/// A JSON body that may be left out: an empty body is the default value; anything else
-/// must be JSON of the right shape.
-pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    crate::json::parse(body)
-}

@@ -11,9 +11,10 @@ use faxrelay_storage::deliveries::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::common::{QueryParams, list_type, optional_json, path_id};
+use super::common::{QueryParams, list_type, path_id};
 use super::webhooks::enqueue;
 use crate::caller::Caller;
+use crate::json::OptionalJson;
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
 
@@ -249,10 +250,10 @@ pub async fn redeliver(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Bytes,
+    body: OptionalJson<RedeliverRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id: ReportId = path_id(&id, "report")?;
-    let request: RedeliverRequest = optional_json(&body)?;
+    let request = body.into_inner();
     match state
         .store
         .redeliver_report(caller.tenant_id, id, request.webhook_id)

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, Utc};
-use faxrelay_core::ids::{ReportId, TemplateId};
+use faxrelay_core::ids::{DeliveryId, ReportId, TemplateId, WebhookId};
 use faxrelay_core::report::ReportView;
 use faxrelay_core::template::{self, BUILTINS, Engine, Escaping, TemplateError};
 use faxrelay_storage::templates::{
@@ -349,6 +349,12 @@ pub async fn preview(
                 )
             }
             (None, Some(body)) => {
+                if body.len() > MAX_TEMPLATE_BYTES {
+                    return Err(ApiError::invalid(
+                        "body",
+                        format!("must be at most {MAX_TEMPLATE_BYTES} bytes"),
+                    ));
+                }
                 let content_type = content_type(
                     request
                         .content_type
@@ -367,32 +373,50 @@ pub async fn preview(
             }
         };
 
-    let mut context = template::sample_context(request.recipient.map(|i| i as usize));
-    let mut raw_content_type = "text/xml; charset=UTF-8".to_owned();
-    if let Some(report_id) = request.report_id {
-        let stored = state
-            .store
-            .report(caller.tenant_id, report_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("report"))?;
-        let raw = state
-            .store
-            .report_raw(caller.tenant_id, report_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("report"))?;
-        let view = ReportView {
-            id: stored.id,
-            received_at: stored.received_at,
-            report: stored.report,
-        };
-        let recipient = request
-            .recipient
-            .and_then(|i| view.report.recipients.get(i as usize).cloned());
-        context["report"] = serde_json::to_value(&view).map_err(ApiError::internal)?;
-        context["recipient"] = serde_json::to_value(recipient).map_err(ApiError::internal)?;
-        context["raw_body"] = Value::String(String::from_utf8_lossy(&raw.body).into_owned());
-        raw_content_type = raw.content_type;
-    }
+    let recipient = request.recipient.map(|i| i as usize);
+    let (context, raw_content_type) = match request.report_id {
+        None => (
+            template::sample_context(recipient),
+            "text/xml; charset=UTF-8".to_owned(),
+        ),
+        Some(report_id) => {
+            let stored = state
+                .store
+                .report(caller.tenant_id, report_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("report"))?;
+            let raw = state
+                .store
+                .report_raw(caller.tenant_id, report_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("report"))?;
+            let tenant = state
+                .store
+                .tenant(caller.tenant_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("account"))?;
+            let view = ReportView {
+                id: stored.id,
+                received_at: stored.received_at,
+                report: stored.report,
+            };
+            // A preview is no delivery: the webhook and delivery fields are placeholders.
+            let envelope = template::Envelope {
+                tenant_id: tenant.id,
+                tenant_name: &tenant.name,
+                webhook_id: WebhookId::from_uuid(uuid::Uuid::nil()),
+                webhook_url: "https://hooks.example.com/preview",
+                webhook_description: Some("preview"),
+                delivery_id: DeliveryId::generate(),
+                attempt: 1,
+                created_at: chrono::Utc::now(),
+            };
+            (
+                template::context(&view, recipient, &envelope, Some(&raw.body)),
+                raw.content_type,
+            )
+        }
+    };
     if request.recipient.is_some() && context["recipient"].is_null() {
         return Err(ApiError::invalid(
             "recipient",

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use super::common::path_id;
 use crate::caller::Caller;
-use crate::json::Json;
+use crate::json::{Json, OptionalJson};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::AppState;
 
@@ -205,15 +205,21 @@ async fn apply(
         settings.enabled = enabled;
     }
     if let Some(name) = input.template {
-        let exists = if template::builtin(&name).is_some() {
-            true
+        // A template id is stored in its canonical spelling (ids parse ignoring case), so
+        // that "is this template in use?" finds every webhook using it.
+        let canonical = if template::builtin(&name).is_some() {
+            Some(name)
         } else {
             match name.parse::<TemplateId>() {
-                Ok(id) => state.store.template(caller.tenant_id, id).await?.is_some(),
-                Err(_) => false,
+                Ok(id) => state
+                    .store
+                    .template(caller.tenant_id, id)
+                    .await?
+                    .map(|_| id.to_string()),
+                Err(_) => None,
             }
         };
-        if exists {
+        if let Some(name) = canonical {
             settings.template = name;
         } else {
             errors.push(FieldError::new("template", "is neither a built-in template (json, xml, slack, teams, text) nor one of your templates"));
@@ -552,14 +558,11 @@ pub async fn test_webhook(
         .ok_or_else(|| ApiError::not_found("account"))?;
     let message_id = DeliveryId::generate();
     let report = template::sample_report();
-    let envelope = render::Envelope {
-        tenant_id: tenant.id,
-        tenant_name: &tenant.name,
-        webhook: &webhook,
-        delivery_id: message_id,
-        attempt: 1,
-        created_at: Utc::now(),
-    };
+    let envelope = render::envelope(
+        (tenant.id, &tenant.name),
+        &webhook,
+        (message_id, 1, Utc::now()),
+    );
     let recipient = (webhook.fan_out == FanOut::Recipient).then_some(0);
     let raw = template::SAMPLE_RAW_BODY.as_bytes();
     let context = render::context(&report, recipient, &envelope, Some(raw));
@@ -629,10 +632,10 @@ pub async fn redrive(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Bytes,
+    body: OptionalJson<RedriveRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let id: WebhookId = path_id(&id, "webhook")?;
-    let request: RedriveRequest = super::common::optional_json(&body)?;
+    let request = body.into_inner();
     let ids = state
         .store
         .redrive_webhook(caller.tenant_id, id, request.since)

@@ -24,6 +24,9 @@ const KNOWN_JOB_FIELDS: &[&str] = &[
     "reference",
 ];
 
+/// Retarus job ids are 22 characters; this leaves room for other layouts.
+pub(super) const MAX_JOB_ID_CHARS: usize = 128;
+
 /// A JSON object read with case-insensitive field names and error paths.
 struct Fields<'a> {
     map: &'a Map<String, Value>,
@@ -202,6 +205,12 @@ pub(super) fn job_report(
 ) -> Result<FaxReport, ParseError> {
     let job = Fields::new(value, path, limits)?;
     let job_id = job.required_text("jobId")?;
+    if job_id.chars().count() > MAX_JOB_ID_CHARS {
+        return Err(ParseError::FieldTooLong {
+            field: job.path_of("jobId"),
+            max: MAX_JOB_ID_CHARS,
+        });
+    }
 
     let recipient_field = if job.get("recipientStatus").is_some() {
         "recipientStatus"

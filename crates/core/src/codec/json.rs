@@ -74,9 +74,13 @@ fn check_shape(
         Value::Array(items) => items
             .iter()
             .try_for_each(|item| check_shape(item, depth + 1, nodes, limits)),
-        Value::Object(map) => map
-            .values()
-            .try_for_each(|item| check_shape(item, depth + 1, nodes, limits)),
+        Value::Object(map) => map.iter().try_for_each(|(key, item)| {
+            if key.contains('\0') {
+                return Err(ParseError::Nul);
+            }
+            check_shape(item, depth + 1, nodes, limits)
+        }),
+        Value::String(text) if text.contains('\0') => Err(ParseError::Nul),
         _ => Ok(()),
     }
 }

@@ -37,6 +37,9 @@ impl Default for Limits {
     }
 }
 
+/// The longest `Content-Type` accepted (it is stored with the body).
+pub const MAX_CONTENT_TYPE: usize = 255;
+
 /// The body syntaxes faxrelay reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyKind {
@@ -73,6 +76,12 @@ impl BodyType {
             .map(str::trim)
             .filter(|v| !v.is_empty())
             .ok_or(ContentTypeError::Missing)?;
+        if value.len() > MAX_CONTENT_TYPE {
+            return Err(ContentTypeError::Unsupported(format!(
+                "{}...",
+                &value[..value.floor_char_boundary(40)]
+            )));
+        }
         let mut parts = value.split(';');
         let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
         let kind = match essence.as_str() {
@@ -118,6 +127,8 @@ pub enum ParseError {
         "the entity reference `&{0};` is not allowed: only the five predefined XML entities and character references are"
     )]
     EntityRefused(String),
+    #[error("the body contains a NUL character, which no report field may hold")]
+    Nul,
     #[error("the body nests deeper than {0} levels")]
     TooDeep(usize),
     #[error("the body holds more than {0} elements")]

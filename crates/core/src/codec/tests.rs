@@ -375,3 +375,18 @@ fn hostile_sizes_are_bounded() {
         Err(ParseError::TooManyRecipients(2))
     );
 }
+
+#[test]
+fn nul_characters_are_refused() {
+    let json_body =
+        br#"{"jobId": "FJ\u0000", "recipientStatus": [{"number": "1", "status": "OK"}]}"#;
+    assert_eq!(parse_err(json(), json_body), ParseError::Nul);
+    let json_key =
+        br#"{"jobId": "FJ", "x\u0000": 1, "recipientStatus": [{"number": "1", "status": "OK"}]}"#;
+    assert_eq!(parse_err(json(), json_key), ParseError::Nul);
+    let xml_body = b"<faxJobReport><jobId>FJ\0</jobId></faxJobReport>";
+    assert!(matches!(
+        parse_err(xml(), xml_body),
+        ParseError::Nul | ParseError::Xml(_)
+    ));
+}

@@ -165,6 +165,9 @@ fn read_tree(text: &str, limits: &Limits) -> Result<(String, Value), ParseError>
 }
 
 fn append_text(stack: &mut [Element], text: &str, limits: &Limits) -> Result<(), ParseError> {
+    if text.contains('\0') {
+        return Err(ParseError::Nul);
+    }
     let Some(element) = stack.last_mut() else {
         if text.trim().is_empty() {
             return Ok(());

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{TimeZone, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use super::context::{Envelope, context};
 
 use crate::ids::{DeliveryId, ReportId, TenantId, WebhookId};
 use crate::report::{Document, FaxReport, Recipient, Reference, ReportFormat, ReportView};
@@ -120,14 +122,23 @@ pub const SAMPLE_RAW_BODY: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<
 /// A full template context around the sample report; `recipient` picks a fanned-out
 /// recipient.
 pub fn sample_context(recipient: Option<usize>) -> Value {
-    let report = sample_report();
-    let recipient = recipient.and_then(|i| report.report.recipients.get(i).cloned());
-    json!({
-        "report": report,
-        "recipient": recipient,
-        "tenant": {"id": TenantId::from_uuid(uuid::Uuid::nil()), "name": "ACME Legal"},
-        "webhook": {"id": WebhookId::from_uuid(uuid::Uuid::nil()), "url": "https://hooks.example.com/fax", "description": "sample"},
-        "delivery": {"id": DeliveryId::from_uuid(uuid::Uuid::nil()), "attempt": 1, "created_at": "2026-11-30T09:15:01Z"},
-        "raw_body": SAMPLE_RAW_BODY,
-    })
+    let envelope = Envelope {
+        tenant_id: TenantId::from_uuid(uuid::Uuid::nil()),
+        tenant_name: "ACME Legal",
+        webhook_id: WebhookId::from_uuid(uuid::Uuid::nil()),
+        webhook_url: "https://hooks.example.com/fax",
+        webhook_description: Some("sample"),
+        delivery_id: DeliveryId::from_uuid(uuid::Uuid::nil()),
+        attempt: 1,
+        created_at: Utc
+            .with_ymd_and_hms(2026, 11, 30, 9, 15, 1)
+            .single()
+            .unwrap_or_default(),
+    };
+    context(
+        &sample_report(),
+        recipient,
+        &envelope,
+        Some(SAMPLE_RAW_BODY.as_bytes()),
+    )
 }

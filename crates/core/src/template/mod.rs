@@ -11,6 +11,7 @@
 //! `raw_body` (the original push body) for templates that mention it.
 
 mod builtin;
+mod context;
 mod helpers;
 
 use std::sync::RwLock;
@@ -19,6 +20,7 @@ use handlebars::Handlebars;
 use serde::Serialize;
 
 pub use builtin::{BUILTINS, Builtin, SAMPLE_RAW_BODY, builtin, sample_context, sample_report};
+pub use context::{Envelope, context};
 
 /// Most templates kept compiled per registry before the cache starts over.
 const MAX_CACHED: usize = 10_000;

@@ -72,7 +72,7 @@ impl Default for RawConfig {
             nonce_ttl: "5m".to_owned(),
             http_workers: None,
             ingest_writers: None,
-            worker_concurrency: 64,
+            worker_concurrency: 256,
             delivery_timeout: "15s".to_owned(),
             retry_schedule: faxrelay_core::retry::RetrySchedule::default().to_string(),
             disable_after: "5d".to_owned(),

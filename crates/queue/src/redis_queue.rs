@@ -329,6 +329,14 @@ impl DispatchQueue for RedisQueue {
             .invoke_async(&mut connection)
             .await
             .map_err(unavailable)?;
+        // Due now (a busy worker gave it back): idle workers anywhere should take it.
+        if at <= Utc::now() {
+            self.doorbell.notify_one();
+            let _: i64 = connection
+                .publish(&self.channel, "1")
+                .await
+                .map_err(unavailable)?;
+        }
         Ok(())
     }
 

@@ -26,7 +26,7 @@ pub struct WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> Self {
         Self {
-            concurrency: 64,
+            concurrency: 256,
             claim_batch: 64,
             timeout: Duration::from_secs(15),
             retry_schedule: RetrySchedule::default(),

@@ -63,8 +63,9 @@ pkill -f "FAXRELAY_LISTEN=127.0.0.1:18181" 2>/dev/null || kill "$(pgrep -f "$FAX
 sleep 1
 
 echo "=== production: PostgreSQL + Redis"
+# On loopback, without TLS, as pgbench above.
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS faxrelay_bench" -c "CREATE DATABASE faxrelay_bench"
-DATABASE_URL="$PG/faxrelay_bench" REDIS_URL=redis://127.0.0.1:6379/0 FAXRELAY_REDIS_PREFIX="faxrelay-bench-$$" \
+DATABASE_URL="$PG/faxrelay_bench?sslmode=disable" REDIS_URL=redis://127.0.0.1:6379/0 FAXRELAY_REDIS_PREFIX="faxrelay-bench-$$" \
   FAXRELAY_SECRET_KEY=$(openssl rand -base64 32) FAXRELAY_LISTEN=127.0.0.1:18182 FAXRELAY_LOG=warn \
   FAXRELAY_ALLOW_PRIVATE_TARGETS=true "$FAXRELAY" serve >"$WORK/production.log" 2>&1 &
 wait_ready http://127.0.0.1:18182

@@ -646,3 +646,117 @@ backend_test!(
         problem(oversized, 413).await;
     }
 );
+
+/// The rows a query found, as JSON objects.
+async fn rows(app: &faxrelay_tests::TestApp, sql: &str) -> Vec<Value> {
+    use sea_orm::{FromQueryResult, JsonValue, Statement};
+    let db = app.store.connection();
+    JsonValue::find_by_statement(Statement::from_string(db.get_database_backend(), sql))
+        .all(db)
+        .await
+        .expect("reading rows")
+}
+
+backend_test!(
+    async fn a_push_writes_its_report_recipients_and_outbox_rows_once(backend: Backend) {
+        let app = relay_app(backend).spawn().await;
+        let sink = WebhookSink::start().await;
+        let tenant = app.sign_up("basic").await;
+        let per_report = app
+            .create_webhook(&tenant, json!({"url": sink.url("/report")}))
+            .await;
+        let per_recipient = app
+            .create_webhook(
+                &tenant,
+                json!({"url": sink.url("/recipient"), "fan_out": "recipient"}),
+            )
+            .await;
+
+        // No pages and no reference: the nullable columns stay NULL.
+        let bare = json!({"jobId": "FJBARE0000000000000001", "recipientStatus": [
+            {"number": "+49 89 111", "status": "OK", "reason": "OK"},
+            {"number": "0049-89-222", "status": "BUSY", "reason": "BUSY"}
+        ]});
+        let full = json!({"jobId": "FJFULL0000000000000002", "pages": 4,
+            "reference": {"customerDefinedId": "order-1"},
+            "recipientStatus": [{"number": "+49 89 333", "status": "OK", "reason": "OK"}]});
+        for body in [&bare, &full, &bare] {
+            let answer = app
+                .push_basic(&tenant, body.to_string().into_bytes(), "application/json")
+                .await;
+            assert_eq!(answer.status(), 200);
+        }
+        sink.wait_for(5, WAIT).await;
+
+        assert_eq!(
+            rows(
+                &app,
+                "SELECT job_id, pages, customer_defined_id, recipient_count FROM reports ORDER BY job_id"
+            )
+            .await,
+            [
+                json!({"job_id": "FJBARE0000000000000001", "pages": null, "customer_defined_id": null, "recipient_count": 2}),
+                json!({"job_id": "FJFULL0000000000000002", "pages": 4, "customer_defined_id": "order-1", "recipient_count": 1}),
+            ]
+        );
+        assert_eq!(
+            rows(
+                &app,
+                "SELECT position, number_digits, status, category FROM report_recipients ORDER BY number_digits"
+            )
+            .await,
+            [
+                json!({"position": 0, "number_digits": "4989111", "status": "OK", "category": "delivered"}),
+                json!({"position": 1, "number_digits": "4989222", "status": "BUSY", "category": "line_problem"}),
+                json!({"position": 0, "number_digits": "4989333", "status": "OK", "category": "delivered"}),
+            ]
+        );
+        // The repeated push made no deliveries: one per report, one per recipient.
+        let deliveries = rows(
+            &app,
+            "SELECT d.recipient_position, d.attempts, r.job_id, w.url FROM deliveries d \
+             JOIN reports r ON r.id = d.report_id JOIN webhooks w ON w.id = d.webhook_id",
+        )
+        .await;
+        let mut found: Vec<(String, String, Value)> = deliveries
+            .iter()
+            .map(|row| {
+                (
+                    row["job_id"].as_str().unwrap_or_default().to_owned(),
+                    row["url"].as_str().unwrap_or_default().to_owned(),
+                    row["recipient_position"].clone(),
+                )
+            })
+            .collect();
+        found.sort_by_key(|row| format!("{row:?}"));
+        let (report_url, recipient_url) = (
+            per_report["url"].as_str().expect("url").to_owned(),
+            per_recipient["url"].as_str().expect("url").to_owned(),
+        );
+        let mut expected = vec![
+            (
+                "FJBARE0000000000000001".to_owned(),
+                report_url.clone(),
+                Value::Null,
+            ),
+            (
+                "FJBARE0000000000000001".to_owned(),
+                recipient_url.clone(),
+                json!(0),
+            ),
+            (
+                "FJBARE0000000000000001".to_owned(),
+                recipient_url.clone(),
+                json!(1),
+            ),
+            ("FJFULL0000000000000002".to_owned(), report_url, Value::Null),
+            ("FJFULL0000000000000002".to_owned(), recipient_url, json!(0)),
+        ];
+        expected.sort_by_key(|row| format!("{row:?}"));
+        assert_eq!(found, expected);
+        assert!(
+            deliveries.iter().all(|row| row["attempts"] == 1),
+            "{deliveries:?}"
+        );
+    }
+);

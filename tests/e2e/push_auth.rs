@@ -210,6 +210,18 @@ print(' '.join(map(str, statuses + [wrong])))
     }
 );
 
+/// Pushes the fixture with an `Authorization` header as given.
+async fn push_authorized(app: &TestApp, url: &str, authorization: &str) -> reqwest::Response {
+    app.client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("authorization", authorization)
+        .body(retarus(FIXTURE))
+        .send()
+        .await
+        .expect("push")
+}
+
 /// Answers a digest challenge with the `digest_auth` crate, an independent RFC 7616 client.
 fn digest_answer(challenge: &str, user: &str, password: &str, uri: &str, body: &[u8]) -> String {
     let mut parsed = digest_auth::parse(challenge).expect("a parseable challenge");
@@ -307,15 +319,7 @@ backend_test!(
         // A nonce issued for another tenant is not accepted here.
         let foreign = challenge(&app, &other.push_url()).await;
         let authorization = digest_answer(&foreign, &user, &password, &path, &retarus(FIXTURE));
-        let response = app
-            .client
-            .post(&url)
-            .header("content-type", "application/json")
-            .header("authorization", authorization)
-            .body(retarus(FIXTURE))
-            .send()
-            .await
-            .expect("push");
+        let response = push_authorized(&app, &url, &authorization).await;
         assert!(
             !response.headers()["www-authenticate"]
                 .to_str()
@@ -327,15 +331,7 @@ backend_test!(
         let old = challenge(&app, &url).await;
         tokio::time::sleep(Duration::from_millis(1200)).await;
         let authorization = digest_answer(&old, &user, &password, &path, &retarus(FIXTURE));
-        let response = app
-            .client
-            .post(&url)
-            .header("content-type", "application/json")
-            .header("authorization", authorization)
-            .body(retarus(FIXTURE))
-            .send()
-            .await
-            .expect("push");
+        let response = push_authorized(&app, &url, &authorization).await;
         assert_eq!(response.status(), 401);
         let fresh = response.headers()["www-authenticate"]
             .to_str()
@@ -344,15 +340,7 @@ backend_test!(
         assert!(fresh.contains("stale=true"), "{fresh}");
 
         let authorization = digest_answer(&fresh, &user, &password, &path, &retarus(FIXTURE));
-        let response = app
-            .client
-            .post(&url)
-            .header("content-type", "application/json")
-            .header("authorization", authorization)
-            .body(retarus(FIXTURE))
-            .send()
-            .await
-            .expect("push");
+        let response = push_authorized(&app, &url, &authorization).await;
         assert_eq!(response.status(), 200);
     }
 );

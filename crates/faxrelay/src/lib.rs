@@ -82,6 +82,10 @@ fn ingest_options(config: &Config, store: &Store) -> IngestOptions {
     options
 }
 
+/// The worker's own database connections: one for claimed deliveries being loaded, a few
+/// for outcome batches and the sweeper.
+const WORKER_CONNECTIONS: u32 = 8;
+
 /// A started faxrelay.
 #[derive(Debug)]
 pub struct Running {
@@ -165,7 +169,10 @@ pub async fn start(
     };
     if matches!(role, Role::Serve | Role::Worker) {
         running.worker = Some(Worker::start(
-            store.clone(),
+            store
+                .own_pool(WORKER_CONNECTIONS)
+                .await
+                .context("connecting the worker to the database")?,
             queue.clone(),
             deliverer.clone(),
             config.worker.clone(),
@@ -176,7 +183,12 @@ pub async fn start(
         );
     }
     if matches!(role, Role::Serve | Role::Api) {
-        let ingest = IngestWriter::start(store.clone(), ingest_options(config, &store));
+        let options = ingest_options(config, &store);
+        let ingest_store = store
+            .own_pool(u32::try_from(options.writers).unwrap_or(u32::MAX))
+            .await
+            .context("connecting ingest to the database")?;
+        let ingest = IngestWriter::start(ingest_store, options);
         let services = Services {
             store,
             queue,

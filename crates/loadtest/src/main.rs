@@ -185,11 +185,14 @@ async fn push(args: PushArgs) -> anyhow::Result<()> {
     let client = client(concurrency)?;
     let (target, _) = sign_up(&client, &args.target).await?;
     let recorder = Recorder::new();
-    drive(&args, &client, &target, &recorder, None).await?;
+    let lateness = drive(&args, &client, &target, &recorder, None).await?;
     recorder.report(
         &format!("push ({})", mode(&args)),
         Duration::from_secs(args.seconds),
     );
+    if let Some(lateness) = lateness {
+        lateness.report_lateness();
+    }
     Ok(())
 }
 
@@ -201,14 +204,15 @@ fn mode(args: &PushArgs) -> String {
 }
 
 /// Pushes for the warm-up and the measured window, recording the latency of measured
-/// pushes and, if asked, when each was sent.
+/// pushes and, if asked, when each was sent. An open loop answers how late its sender went
+/// out after each slot.
 async fn drive(
     args: &PushArgs,
     client: &reqwest::Client,
     target: &PushTarget,
     recorder: &Recorder,
     send_times: Option<SendTimes>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<Recorder>> {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
     let note = move |sequence: u64, sent: Instant| {
         if let Some(times) = &send_times {
@@ -254,23 +258,29 @@ async fn drive(
             }
         }
         Some(rate) => {
-            // Open loop: each push is due at its slot; latency counts from the slot, so a
-            // stalled server shows in the figures instead of slowing the sender down.
+            // Open loop: each push goes out at its slot whether or not earlier ones were
+            // answered, so a stalled server shows in the figures instead of slowing the
+            // sender down. Latency counts from when the push went out: tokio's timer wakes
+            // the sender up to a millisecond after the slot, which is the load tool's own
+            // delay, not the server's. How late the sender was is printed beside.
             let interval = Duration::from_secs_f64(1.0 / rate as f64);
             let mut tasks = Vec::new();
             let mut due = started;
+            let lateness = Recorder::new();
             while due < end {
                 tokio::time::sleep_until(due.into()).await;
                 let (client, target, recorder) = (client.clone(), target.clone(), recorder.clone());
-                let slot = due;
+                let sent = Instant::now();
+                let measured = due >= measure_from;
                 let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
-                if slot >= measure_from {
-                    note(sequence, slot);
+                if measured {
+                    note(sequence, sent);
+                    lateness.record(sent.saturating_duration_since(due), None);
                 }
                 tasks.push(tokio::spawn(async move {
                     let result = push_once(&client, &target, sequence).await;
-                    if slot >= measure_from {
-                        recorder.record(slot.elapsed(), result.err());
+                    if measured {
+                        recorder.record(sent.elapsed(), result.err());
                     }
                 }));
                 due += interval;
@@ -278,9 +288,10 @@ async fn drive(
             for task in tasks {
                 task.await?;
             }
+            return Ok(Some(lateness));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Creates a webhook to `url` for the tenant of `api_key`.
@@ -326,7 +337,7 @@ async fn relay(args: RelayArgs) -> anyhow::Result<()> {
 
     let send_times: SendTimes = Arc::default();
     let pushes = Recorder::new();
-    drive(
+    let lateness = drive(
         push_args,
         &client,
         &target,
@@ -371,6 +382,9 @@ async fn relay(args: RelayArgs) -> anyhow::Result<()> {
     let window = Duration::from_secs(push_args.seconds);
     pushes.report(&format!("push ({})", mode(push_args)), window);
     receipts.report("push to receipt at the webhook", window);
+    if let Some(lateness) = lateness {
+        lateness.report_lateness();
+    }
     let delivered_window = window + last_arrival.saturating_duration_since(pushed_at);
     println!(
         "  delivered:  {} of {} in {:.1} s = {:.0}/s (until the last arrived)",

@@ -36,31 +36,40 @@ impl Recorder {
             .len()
     }
 
-    /// Prints throughput and percentiles over `window`.
-    pub fn report(&self, what: &str, window: Duration) {
+    /// The `p`-quantile of the successful samples, in milliseconds.
+    fn percentile(&self, p: f64) -> f64 {
         let mut samples = self.0.lock().unwrap_or_else(|p| p.into_inner());
         samples.latencies.sort();
         let n = samples.latencies.len();
-        let percentile = |p: f64| -> f64 {
-            if n == 0 {
-                return 0.0;
-            }
-            let index = ((n as f64 * p).ceil() as usize).clamp(1, n) - 1;
-            samples.latencies[index].as_secs_f64() * 1e3
-        };
+        if n == 0 {
+            return 0.0;
+        }
+        let index = ((n as f64 * p).ceil() as usize).clamp(1, n) - 1;
+        samples.latencies[index].as_secs_f64() * 1e3
+    }
+
+    /// Prints how late an open-loop sender was, from samples of its lateness.
+    pub fn report_lateness(&self) {
+        println!(
+            "  (the sender went out after its slot by p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms)",
+            self.percentile(0.50),
+            self.percentile(0.99),
+            self.percentile(1.0)
+        );
+    }
+
+    /// Prints throughput and percentiles over `window`.
+    pub fn report(&self, what: &str, window: Duration) {
+        let [p50, p90, p99, max] = [0.50, 0.90, 0.99, 1.0].map(|p| self.percentile(p));
+        let samples = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = samples.latencies.len();
         println!("{what}");
         println!(
             "  ok:         {n} in {:.0} s = {:.0}/s",
             window.as_secs_f64(),
             n as f64 / window.as_secs_f64()
         );
-        println!(
-            "  latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
-            percentile(0.50),
-            percentile(0.90),
-            percentile(0.99),
-            percentile(1.0)
-        );
+        println!("  latency ms: p50 {p50:.2}  p90 {p90:.2}  p99 {p99:.2}  max {max:.2}");
         let errors: u64 = samples.errors.values().sum();
         println!("  errors:     {errors}");
         for (error, count) in &samples.errors {

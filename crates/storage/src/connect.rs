@@ -43,6 +43,8 @@ pub struct Store {
     db: DatabaseConnection,
     /// SQLite: whose turn it is to write (see [`Store::write_transaction`]).
     write_turn: Option<Arc<Mutex<()>>>,
+    /// How it was opened, so that [`Store::own_pool`] can open the same database again.
+    opened_with: Arc<(String, StoreOptions)>,
 }
 
 /// A transaction that will write; for SQLite it holds this process's write turn until it
@@ -68,33 +70,64 @@ impl WriteTransaction {
 }
 
 impl Store {
-    /// Opens `url` (`sqlite://file.db?mode=rwc` or `postgres://...`). SQLite runs in WAL mode
-    /// with full fsync on commit, since a 2xx to Retarus promises the report is on disk.
+    /// Opens `url` (`sqlite://file.db?mode=rwc` or `postgres://...`).
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StorageError> {
-        let busy_timeout = options.busy_timeout;
-        let mut connect = ConnectOptions::new(url);
-        connect
-            .max_connections(options.max_connections)
-            .min_connections(1)
-            .connect_timeout(options.connect_timeout)
-            .acquire_timeout(options.acquire_timeout)
-            // A dead connection fails its query and is replaced; pinging before every
-            // checkout would cost a round trip per query.
-            .test_before_acquire(false)
-            .sqlx_logging(false)
-            .map_sqlx_sqlite_opts(move |sqlite| {
-                sqlite
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(busy_timeout)
-                    .foreign_keys(true)
-            });
-        let db = Database::connect(connect).await?;
+        let db = open_pool(url, options).await?;
         let write_turn =
             (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Self { db, write_turn })
+        Ok(Self {
+            db,
+            write_turn,
+            opened_with: Arc::new((url.to_owned(), options.clone())),
+        })
     }
 
+    /// The same database through a pool of its own, of at most `max_connections`.
+    ///
+    /// A PostgreSQL connection is served by the I/O driver of the runtime it was opened
+    /// on. The HTTP workers each run a runtime of their own, so a connection one of them
+    /// opened, when used by a task of another runtime, waits at every round trip for that
+    /// worker to notice its socket. Tasks that write on the hot path (ingest, delivery
+    /// outcomes) get a pool of their own, opened on their runtime, and skip that hop.
+    pub async fn own_pool(&self, max_connections: u32) -> Result<Self, StorageError> {
+        let (url, options) = &*self.opened_with;
+        let options = StoreOptions {
+            max_connections,
+            ..options.clone()
+        };
+        Ok(Self {
+            db: open_pool(url, &options).await?,
+            write_turn: self.write_turn.clone(),
+            opened_with: self.opened_with.clone(),
+        })
+    }
+}
+
+/// Opens a pool on `url`. SQLite runs in WAL mode with full fsync on commit, since a 2xx to
+/// Retarus promises the report is on disk.
+async fn open_pool(url: &str, options: &StoreOptions) -> Result<DatabaseConnection, StorageError> {
+    let busy_timeout = options.busy_timeout;
+    let mut connect = ConnectOptions::new(url);
+    connect
+        .max_connections(options.max_connections)
+        .min_connections(1)
+        .connect_timeout(options.connect_timeout)
+        .acquire_timeout(options.acquire_timeout)
+        // A dead connection fails its query and is replaced; pinging before every
+        // checkout would cost a round trip per query.
+        .test_before_acquire(false)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(move |sqlite| {
+            sqlite
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(busy_timeout)
+                .foreign_keys(true)
+        });
+    Ok(Database::connect(connect).await?)
+}
+
+impl Store {
     /// Applies pending migrations. Several processes may start at once against one
     /// PostgreSQL: an advisory lock lets one migrate while the others wait.
     pub async fn migrate(&self) -> Result<(), StorageError> {

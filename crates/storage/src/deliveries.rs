@@ -119,15 +119,15 @@ pub enum RedeliverOutcome {
     WebhookNotFound,
 }
 
-/// A new pending delivery, due now: the row to insert and the record it makes.
+/// A new pending delivery, due now.
 pub(crate) fn new_delivery(
     tenant: TenantId,
     webhook: WebhookId,
     report: ReportId,
     recipient: Option<usize>,
     now: DateTime<Utc>,
-) -> (delivery::ActiveModel, DeliveryRecord) {
-    let record = DeliveryRecord {
+) -> DeliveryRecord {
+    DeliveryRecord {
         id: DeliveryId::generate(),
         tenant_id: tenant,
         webhook_id: webhook,
@@ -142,26 +142,29 @@ pub(crate) fn new_delivery(
         last_error: None,
         created_at: now,
         updated_at: now,
-    };
-    let row = delivery::ActiveModel {
+    }
+}
+
+/// The row that stores a delivery.
+pub(crate) fn delivery_row(record: &DeliveryRecord) -> delivery::ActiveModel {
+    delivery::ActiveModel {
         id: Set(record.id.as_uuid()),
-        tenant_id: Set(tenant.as_uuid()),
-        webhook_id: Set(webhook.as_uuid()),
-        report_id: Set(report.as_uuid()),
+        tenant_id: Set(record.tenant_id.as_uuid()),
+        webhook_id: Set(record.webhook_id.as_uuid()),
+        report_id: Set(record.report_id.as_uuid()),
         recipient_position: Set(record
             .recipient_position
             .and_then(|p| i32::try_from(p).ok())),
         status: Set(record.status.as_str().to_owned()),
-        attempts: Set(0),
-        schedule_start: Set(0),
-        next_attempt_at: Set(Some(now)),
-        last_attempt_at: Set(None),
-        last_status_code: Set(None),
-        last_error: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
-    (row, record)
+        attempts: Set(i32::try_from(record.attempts).unwrap_or(i32::MAX)),
+        schedule_start: Set(i32::try_from(record.schedule_start).unwrap_or(i32::MAX)),
+        next_attempt_at: Set(record.next_attempt_at),
+        last_attempt_at: Set(record.last_attempt_at),
+        last_status_code: Set(record.last_status_code.map(i32::from)),
+        last_error: Set(record.last_error.clone()),
+        created_at: Set(record.created_at),
+        updated_at: Set(record.updated_at),
+    }
 }
 
 fn scoped(tenant: TenantId, id: DeliveryId) -> sea_orm::Select<delivery::Entity> {
@@ -312,11 +315,9 @@ impl Store {
                 }
                 None => hook.filter.deliveries(&fax_report, hook.fan_out),
             };
-            rows.extend(
-                positions
-                    .into_iter()
-                    .map(|position| new_delivery(tenant, hook.id, report_id, position, now).0),
-            );
+            rows.extend(positions.into_iter().map(|position| {
+                delivery_row(&new_delivery(tenant, hook.id, report_id, position, now))
+            }));
         }
         let mut created = Vec::with_capacity(rows.len());
         for row in rows {

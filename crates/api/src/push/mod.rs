@@ -242,6 +242,7 @@ async fn handle_push(
         .ingest
         .write(IngestRequest {
             tenant_id,
+            tenant_name: target.tenant.name.clone(),
             received_at: Utc::now(),
             content_type: content_type.unwrap_or_default(),
             raw_body: raw.clone(),

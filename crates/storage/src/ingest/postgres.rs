@@ -1,0 +1,134 @@
+//! PostgreSQL: a batch of pushes in one statement.
+//!
+//! The portable path opens a transaction and sends a statement per table: with BEGIN and
+//! COMMIT, five or more round trips before a push can be answered, each a wake-up of the
+//! database and of this process. Here the rows go in as arrays, unnested by one statement
+//! whose data-modifying CTEs insert the reports, then the recipients and deliveries of the
+//! reports that were new. A lone statement commits by itself: one round trip per batch.
+//! Its text never changes with the batch size, so it stays prepared on every connection,
+//! and arrays have no bind-parameter limit to chunk around.
+//!
+//! Arrays cannot carry NULL elements through the driver, so nullable columns travel as a
+//! value that cannot occur (a negative count or position) or beside a flag saying whether
+//! there is one.
+
+use std::collections::HashSet;
+
+use sea_orm::prelude::Uuid;
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+
+use super::BatchPlan;
+use crate::StorageError;
+use crate::dispatch::DispatchItem;
+
+/// `$1..$14` the reports, `$15..$20` their recipients, `$21..$25` the deliveries planned
+/// for them, `$26` the time the deliveries are created and due.
+const INSERT_BATCH: &str = r#"
+WITH new_reports AS (
+    INSERT INTO reports (id, tenant_id, job_id, dedupe_key, received_at, format, status,
+                         pages, customer_defined_id, recipient_count, document,
+                         raw_content_type, raw_body)
+    SELECT id, tenant_id, job_id, dedupe_key, received_at, format, status,
+           NULLIF(pages, -1), CASE WHEN has_customer_defined_id THEN customer_defined_id END,
+           recipient_count, document, raw_content_type, raw_body
+    FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[],
+                $6::text[], $7::text[], $8::int4[], $9::bool[], $10::text[], $11::int4[],
+                $12::jsonb[], $13::text[], $14::bytea[])
+        AS r(id, tenant_id, job_id, dedupe_key, received_at, format, status, pages,
+             has_customer_defined_id, customer_defined_id, recipient_count, document,
+             raw_content_type, raw_body)
+    ON CONFLICT (tenant_id, dedupe_key) DO NOTHING
+    RETURNING id
+), new_recipients AS (
+    INSERT INTO report_recipients (report_id, position, tenant_id, number_digits, status,
+                                   category)
+    SELECT report_id, position, tenant_id, number_digits, status, category
+    FROM unnest($15::uuid[], $16::int4[], $17::uuid[], $18::text[], $19::text[],
+                $20::text[])
+        AS c(report_id, position, tenant_id, number_digits, status, category)
+    WHERE report_id IN (SELECT id FROM new_reports)
+), new_deliveries AS (
+    INSERT INTO deliveries (id, tenant_id, webhook_id, report_id, recipient_position, status,
+                            attempts, schedule_start, next_attempt_at, created_at, updated_at)
+    SELECT id, tenant_id, webhook_id, report_id, NULLIF(recipient_position, -1), 'pending',
+           0, 0, $26, $26, $26
+    FROM unnest($21::uuid[], $22::uuid[], $23::uuid[], $24::uuid[], $25::int4[])
+        AS d(id, tenant_id, webhook_id, report_id, recipient_position)
+    WHERE report_id IN (SELECT id FROM new_reports)
+)
+SELECT id FROM new_reports
+"#;
+
+/// Writes the batch and answers the ids of the reports that were new. `deliveries` are
+/// the deliveries planned for every report of the plan; those of reports stored before
+/// are left out by the statement.
+pub(super) async fn insert_batch(
+    connection: &impl ConnectionTrait,
+    plan: &BatchPlan,
+    deliveries: &[Vec<DispatchItem>],
+) -> Result<HashSet<Uuid>, StorageError> {
+    let reports = &plan.reports;
+    let recipients = &plan.recipients;
+    let deliveries: Vec<_> = deliveries
+        .iter()
+        .flatten()
+        .map(|item| &item.delivery)
+        .collect();
+    // Every delivery of a batch is created in the same instant.
+    let created_at = deliveries
+        .first()
+        .map_or_else(chrono::Utc::now, |delivery| delivery.created_at);
+
+    let values: Vec<Value> = vec![
+        column(reports, |r| r.id.as_uuid()),
+        column(reports, |r| r.tenant_id.as_uuid()),
+        column(reports, |r| r.job_id.clone()),
+        column(reports, |r| r.dedupe_key.clone()),
+        column(reports, |r| r.received_at),
+        column(reports, |r| r.format.clone()),
+        column(reports, |r| r.status.clone()),
+        column(reports, |r| r.pages.unwrap_or(-1)),
+        column(reports, |r| r.customer_defined_id.is_some()),
+        column(reports, |r| {
+            r.customer_defined_id.clone().unwrap_or_default()
+        }),
+        column(reports, |r| r.recipient_count),
+        column(reports, |r| r.document.clone()),
+        column(reports, |r| r.raw_content_type.clone()),
+        column(reports, |r| r.raw_body.to_vec()),
+        column(recipients, |c| c.report_id.as_uuid()),
+        column(recipients, |c| c.position),
+        column(recipients, |c| c.tenant_id.as_uuid()),
+        column(recipients, |c| c.number_digits.clone()),
+        column(recipients, |c| c.status.clone()),
+        column(recipients, |c| c.category.to_owned()),
+        column(&deliveries, |d| d.id.as_uuid()),
+        column(&deliveries, |d| d.tenant_id.as_uuid()),
+        column(&deliveries, |d| d.webhook_id.as_uuid()),
+        column(&deliveries, |d| d.report_id.as_uuid()),
+        column(&deliveries, |d| {
+            d.recipient_position
+                .and_then(|p| i32::try_from(p).ok())
+                .unwrap_or(-1)
+        }),
+        created_at.into(),
+    ];
+    let rows = connection
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            INSERT_BATCH,
+            values,
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get::<Uuid>("", "id").map_err(StorageError::from))
+        .collect()
+}
+
+/// One column of rows, as an array parameter.
+fn column<R, T>(rows: &[R], field: impl Fn(&R) -> T) -> Value
+where
+    Value: From<Vec<T>>,
+{
+    Value::from(rows.iter().map(field).collect::<Vec<T>>())
+}

@@ -23,17 +23,25 @@ wait_ready() {
   echo "faxrelay did not become ready at $1" >&2; exit 1
 }
 
+# Before each measurement: let the previous one's aftermath (PostgreSQL writing out what
+# a saturated run left dirty, SQLite checkpointing its WAL) finish, so that each figure is
+# of its own load. Lighter loads go first for the same reason.
+settle() {
+  if [ -n "${SETTLE_DB:-}" ]; then psql "$SETTLE_DB" -qc "CHECKPOINT"; fi
+  sleep 3
+}
+
 measure() { # name url
   local url=$2
   echo "=== $1"
-  $LOAD push --url "$url" --concurrency 32 --seconds "$SECONDS_EACH"
-  $LOAD push --url "$url" --concurrency 64 --seconds "$SECONDS_EACH"
-  $LOAD push --url "$url" --rate 500 --seconds "$SECONDS_EACH"
   for rate in 200 500 1000; do
-    $LOAD relay --url "$url" --rate "$rate" --seconds "$SECONDS_EACH"
+    settle; $LOAD relay --url "$url" --rate "$rate" --seconds "$SECONDS_EACH"
   done
-  $LOAD relay --url "$url" --concurrency 32 --seconds "$SECONDS_EACH"
-  $LOAD drain --url "$url" --backlog 10000 --rate 100
+  settle; $LOAD push --url "$url" --rate 500 --seconds "$SECONDS_EACH"
+  settle; $LOAD push --url "$url" --concurrency 32 --seconds "$SECONDS_EACH"
+  settle; $LOAD push --url "$url" --concurrency 64 --seconds "$SECONDS_EACH"
+  settle; $LOAD relay --url "$url" --concurrency 32 --seconds "$SECONDS_EACH"
+  settle; $LOAD drain --url "$url" --backlog 10000 --rate 100
 }
 
 echo "=== pgbench: one push's inserts (a report with its document and raw body, and its recipient), 32 clients"
@@ -69,7 +77,7 @@ DATABASE_URL="$PG/faxrelay_bench?sslmode=disable" REDIS_URL=redis://127.0.0.1:63
   FAXRELAY_SECRET_KEY=$(openssl rand -base64 32) FAXRELAY_LISTEN=127.0.0.1:18182 FAXRELAY_LOG=warn \
   FAXRELAY_ALLOW_PRIVATE_TARGETS=true "$FAXRELAY" serve >"$WORK/production.log" 2>&1 &
 wait_ready http://127.0.0.1:18182
-measure production http://127.0.0.1:18182
+SETTLE_DB="$PG/faxrelay_bench" measure production http://127.0.0.1:18182
 kill %1 2>/dev/null || true
 wait 2>/dev/null || true
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS faxrelay_bench WITH (FORCE)"

@@ -321,6 +321,29 @@ async fn create_webhook(
         .context("no webhook id")
 }
 
+/// Whether a webhook has deliveries not attempted yet, or with an attempt in flight.
+async fn has_pending(
+    client: &reqwest::Client,
+    base: &str,
+    api_key: &str,
+    webhook: &str,
+) -> anyhow::Result<bool> {
+    let response = client
+        .get(format!(
+            "{base}/api/v1/deliveries?webhook_id={webhook}&status=pending&limit=1"
+        ))
+        .bearer_auth(api_key)
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        bail!("listing deliveries failed: {}", response.status());
+    }
+    let answer: Value = response.json().await?;
+    Ok(answer["data"]
+        .as_array()
+        .is_some_and(|data| !data.is_empty()))
+}
+
 async fn relay(args: RelayArgs) -> anyhow::Result<()> {
     let push_args = &args.push;
     let concurrency = push_args.rate.map_or(push_args.concurrency, |_| 512);
@@ -434,6 +457,13 @@ async fn drain(args: DrainArgs) -> anyhow::Result<()> {
     }
     let deadline = Instant::now() + Duration::from_secs(600);
     while receiver.requests() < args.backlog && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The receiver has answered every first attempt; the last outcomes may still be on
+    // their way to the database. Redrive takes failed deliveries, not ones in flight.
+    while has_pending(&client, &args.target.url, &api_key, &webhook).await?
+        && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 

@@ -21,7 +21,13 @@ impl TargetPolicy {
     /// Whether a delivery may connect to `ip`.
     pub fn permits(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        self.allow_private || is_public(ip) || self.allowed.iter().any(|net| net.contains(&ip))
+        let named = self.allowed.iter().any(|net| net.contains(&ip));
+        if CLOUD_METADATA.contains(&ip) {
+            // It hands out the host's cloud credentials: `allow_private` is meant for
+            // local receivers, so only a range the operator names reaches it.
+            return named;
+        }
+        self.allow_private || is_public(ip) || named
     }
 
     /// Reads `10.0.0.0/8,192.168.1.5` (single addresses are /32 or /128).
@@ -37,6 +43,15 @@ impl TargetPolicy {
             .collect()
     }
 }
+
+/// The instance metadata services of the large clouds (AWS, GCP and Azure share the first;
+/// AWS ECS, Alibaba Cloud, AWS over IPv6).
+const CLOUD_METADATA: [IpAddr; 4] = [
+    IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
+    IpAddr::V4(Ipv4Addr::new(169, 254, 170, 2)),
+    IpAddr::V4(Ipv4Addr::new(100, 100, 100, 200)),
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)),
+];
 
 /// An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) is the IPv4 address it maps.
 fn canonical(ip: IpAddr) -> IpAddr {
@@ -141,5 +156,25 @@ mod tests {
             .permits("127.0.0.2".parse().expect("ip"))
         );
         assert!(TargetPolicy::parse_allowed("10.0.0.0/33").is_err());
+    }
+
+    #[test]
+    fn metadata_services_need_to_be_named_even_when_private_targets_are_allowed() {
+        let everything = TargetPolicy {
+            allow_private: true,
+            ..TargetPolicy::default()
+        };
+        for address in ["169.254.169.254", "::ffff:169.254.169.254", "fd00:ec2::254"] {
+            assert!(
+                !everything.permits(address.parse().expect("ip")),
+                "{address}"
+            );
+        }
+        assert!(everything.permits("169.254.1.1".parse().expect("ip")));
+        let named = TargetPolicy {
+            allowed: TargetPolicy::parse_allowed("169.254.169.254").expect("range"),
+            ..TargetPolicy::default()
+        };
+        assert!(named.permits("169.254.169.254".parse().expect("ip")));
     }
 }

@@ -82,14 +82,20 @@ impl Store {
         })
     }
 
-    /// The same database through a pool of its own, of at most `max_connections`.
+    /// The same database through a pool of its own, of at most `max_connections`
+    /// (PostgreSQL; SQLite shares this pool).
     ///
     /// A PostgreSQL connection is served by the I/O driver of the runtime it was opened
     /// on. The HTTP workers each run a runtime of their own, so a connection one of them
     /// opened, when used by a task of another runtime, waits at every round trip for that
     /// worker to notice its socket. Tasks that write on the hot path (ingest, delivery
     /// outcomes) get a pool of their own, opened on their runtime, and skip that hop.
+    /// SQLite connections run on threads of their own, and `sqlite::memory:` opened twice
+    /// would be two databases.
     pub async fn own_pool(&self, max_connections: u32) -> Result<Self, StorageError> {
+        if self.backend() != DbBackend::Postgres {
+            return Ok(self.clone());
+        }
         let (url, options) = &*self.opened_with;
         let options = StoreOptions {
             max_connections,

@@ -1,7 +1,7 @@
 //! Group commit: many callers, few transactions.
 //!
 //! A commit (an fsync) is the dearest part of a write. Callers hand their work to a few
-//! writer tasks; each takes all the work that is waiting, runs it in one transaction and
+//! writer tasks; each takes all the work that is waiting, writes it with one commit and
 //! answers every caller. Under load many callers share a commit; when idle a caller's work
 //! is written alone, at once, so batching adds no delay.
 

@@ -42,6 +42,9 @@ impl Resolve for GuardedResolver {
 #[error("{0}")]
 pub struct TargetError(pub String);
 
+/// Where a refused address is explained, for self-hosters whose receiver is local.
+const OPERATOR_HINT: &str = "the operator of this faxrelay can allow such addresses with FAXRELAY_ALLOW_PRIVATE_TARGETS or FAXRELAY_ALLOWED_TARGETS";
+
 /// The HTTP client deliveries (and token requests) go through.
 #[derive(Debug, Clone)]
 pub struct GuardedClient {
@@ -86,7 +89,7 @@ impl GuardedClient {
             Ok(())
         } else {
             Err(TargetError(format!(
-                "{ip} is a private, loopback, link-local or reserved address"
+                "{ip} is a private, loopback, link-local or reserved address ({OPERATOR_HINT})"
             )))
         }
     }
@@ -107,7 +110,7 @@ impl GuardedClient {
             }
             if let Some(refused) = addresses.iter().find(|a| !self.policy.permits(a.ip())) {
                 return Err(TargetError(format!(
-                    "{name} resolves to {}, a private, loopback, link-local or reserved address",
+                    "{name} resolves to {}, a private, loopback, link-local or reserved address ({OPERATOR_HINT})",
                     refused.ip()
                 )));
             }

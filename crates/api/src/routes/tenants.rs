@@ -152,6 +152,8 @@ pub async fn get_tenant(
         .tenant(caller.tenant_id)
         .await?
         .ok_or_else(|| ApiError::not_found("account"))?;
+    // Pushes carry the tenant's name to the templates: new ones get the new name.
+    state.push_targets.forget_tenant(caller.tenant_id);
     Ok(HttpResponse::Ok().json(TenantView::from(&tenant)))
 }
 
@@ -179,6 +181,8 @@ pub async fn update_tenant(
         .rename_tenant(caller.tenant_id, name)
         .await?
         .ok_or_else(|| ApiError::not_found("account"))?;
+    // Pushes carry the tenant's name to the templates: new ones get the new name.
+    state.push_targets.forget_tenant(caller.tenant_id);
     Ok(HttpResponse::Ok().json(TenantView::from(&tenant)))
 }
 

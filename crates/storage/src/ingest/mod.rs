@@ -68,7 +68,7 @@ pub struct IngestOptions {
     /// Concurrent writer tasks (each holds one connection while writing). SQLite has one
     /// writer at a time anyway, so more than one buys nothing there.
     pub writers: usize,
-    /// The most pushes one transaction takes.
+    /// The most pushes one batch (one commit) takes.
     pub max_batch: usize,
 }
 
@@ -117,7 +117,8 @@ async fn write_batch(
         "ingest batch"
     );
     match result {
-        Ok(receipts) => receipts.into_iter().map(Ok).collect(),
+        // Committed: each push has its answer (written again, it would be a duplicate).
+        Ok(answers) => answers,
         Err(error) if batch.len() == 1 || error.is_unavailable() => {
             tracing::warn!(error = %error, pushes = batch.len(), "storing pushes failed");
             fan_out_error(error, batch.len())
@@ -126,12 +127,10 @@ async fn write_batch(
             tracing::warn!(error = %error, pushes = batch.len(), "storing a batch failed; storing its pushes one by one");
             let mut results = Vec::with_capacity(batch.len());
             for request in &batch {
-                results.push(
-                    store
-                        .insert_pushes(&[request])
-                        .await
-                        .map(|mut receipts| receipts.remove(0)),
-                );
+                results.push(match store.insert_pushes(&[request]).await {
+                    Ok(mut answers) => answers.remove(0),
+                    Err(error) => Err(error),
+                });
             }
             results
         }
@@ -140,11 +139,15 @@ async fn write_batch(
 
 impl Store {
     /// Stores the reports of several pushes at once: one statement on PostgreSQL, one
-    /// transaction elsewhere.
+    /// transaction elsewhere. An error means nothing was stored. Once stored, each push
+    /// has its answer: a receipt, or an error when it repeated reports stored before whose
+    /// ids could not be looked up (nothing new of it was stored, so pushing it again is
+    /// safe, and answers those ids; the deliveries of its new reports, if it had any, are
+    /// then left to the sweeper).
     async fn insert_pushes(
         &self,
         requests: &[&IngestRequest],
-    ) -> Result<Vec<IngestReceipt>, StorageError> {
+    ) -> Result<Vec<Result<IngestReceipt, StorageError>>, StorageError> {
         let plan = BatchPlan::new(requests)?;
         let (inserted, deliveries) = if self.backend() == sea_orm::DbBackend::Postgres {
             self.insert_in_one_statement(requests, &plan).await?
@@ -152,9 +155,8 @@ impl Store {
             self.insert_in_transaction(requests, &plan).await?
         };
         // Reports that were already stored by an earlier push answer with that push's id.
-        let earlier =
-            earlier_copies(self.connection(), requests, &plan.outcomes, &inserted).await?;
-        Ok(receipts(requests, plan, &inserted, &earlier, deliveries))
+        let earlier = earlier_copies(self.connection(), requests, &plan.outcomes, &inserted).await;
+        Ok(answers(requests, plan, &inserted, earlier, deliveries))
     }
 
     /// The portable way: a transaction with a statement per table. The deliveries are
@@ -224,8 +226,10 @@ impl Store {
     ) -> Result<(HashSet<Uuid>, Vec<Vec<DispatchItem>>), StorageError> {
         let candidate = |_: ReportId| true;
         let context = DispatchContext::load(self.connection(), requests, plan, candidate).await?;
-        let mut deliveries = context.plan(requests, plan, candidate, Utc::now());
-        let inserted = postgres::insert_batch(self.connection(), plan, &deliveries).await?;
+        let now = Utc::now();
+        let mut deliveries = context.plan(requests, plan, candidate, now);
+        let inserted =
+            postgres::insert_batch(self.connection(), requests, plan, &deliveries, now).await?;
         for items in &mut deliveries {
             items.retain(|item| inserted.contains(&item.report.id.as_uuid()));
         }
@@ -261,7 +265,7 @@ impl BatchPlan {
             reports: Vec::new(),
             recipients: Vec::new(),
         };
-        for request in requests {
+        for (push, request) in requests.iter().enumerate() {
             let mut outcomes = Vec::with_capacity(request.reports.len());
             for fax_report in &request.reports {
                 let dedupe_key = fax_report.dedupe_key();
@@ -275,8 +279,12 @@ impl BatchPlan {
                 }
                 let id = ReportId::generate();
                 first_in_batch.insert((request.tenant_id, dedupe_key.clone()), id);
-                plan.reports
-                    .push(NewReport::new(id, request, fax_report, &dedupe_key)?);
+                plan.reports.push(NewReport::new(
+                    id,
+                    (push, request),
+                    fax_report,
+                    &dedupe_key,
+                )?);
                 plan.recipients
                     .extend(NewRecipient::of(id, request.tenant_id, fax_report));
                 outcomes.push(PlannedReport {
@@ -287,25 +295,46 @@ impl BatchPlan {
             }
             plan.outcomes.push(outcomes);
         }
+        // Concurrent batches take the unique index's locks in one order, so two batches
+        // with reports in common wait for each other instead of deadlocking.
+        plan.reports
+            .sort_by(|a, b| (a.tenant_id, &a.dedupe_key).cmp(&(b.tenant_id, &b.dedupe_key)));
         Ok(plan)
     }
 }
 
-/// The answer to each push of a batch.
-fn receipts(
+/// The answer to each push of a committed batch.
+fn answers(
     requests: &[&IngestRequest],
     plan: BatchPlan,
     inserted: &HashSet<Uuid>,
-    earlier: &HashMap<(TenantId, String), ReportId>,
+    earlier: Result<HashMap<(TenantId, String), ReportId>, StorageError>,
     deliveries: Vec<Vec<DispatchItem>>,
-) -> Vec<IngestReceipt> {
+) -> Vec<Result<IngestReceipt, StorageError>> {
+    let stored_before = |outcomes: &[PlannedReport]| {
+        outcomes
+            .iter()
+            .any(|planned| !inserted.contains(&planned.id.as_uuid()))
+    };
+    let (earlier, mut lookup_errors) = match earlier {
+        Ok(earlier) => (earlier, Vec::new().into_iter()),
+        Err(error) => {
+            tracing::warn!(error = %error, "looking up reports stored before failed");
+            let affected = plan.outcomes.iter().filter(|o| stored_before(o)).count();
+            (HashMap::new(), fan_out_error(error, affected).into_iter())
+        }
+    };
     requests
         .iter()
         .zip(plan.outcomes)
         .zip(deliveries)
-        .map(|((request, outcomes), deliveries)| IngestReceipt {
-            deliveries,
-            reports: request
+        .map(|((request, outcomes), deliveries)| {
+            if stored_before(&outcomes)
+                && let Some(error) = lookup_errors.next()
+            {
+                return error;
+            }
+            let reports = request
                 .reports
                 .iter()
                 .zip(outcomes)
@@ -325,7 +354,11 @@ fn receipts(
                         duplicate: planned.repeated_in_batch || !stored_now,
                     }
                 })
-                .collect(),
+                .collect();
+            Ok(IngestReceipt {
+                reports,
+                deliveries,
+            })
         })
         .collect()
 }
@@ -490,6 +523,8 @@ async fn earlier_copies(
 #[derive(Debug, Clone)]
 struct NewReport {
     id: ReportId,
+    /// Which push of the batch it came in.
+    push: usize,
     tenant_id: TenantId,
     job_id: String,
     dedupe_key: String,
@@ -508,12 +543,13 @@ struct NewReport {
 impl NewReport {
     fn new(
         id: ReportId,
-        request: &IngestRequest,
+        (push, request): (usize, &IngestRequest),
         fax_report: &FaxReport,
         dedupe_key: &str,
     ) -> Result<Self, StorageError> {
         Ok(Self {
             id,
+            push,
             tenant_id: request.tenant_id,
             job_id: fax_report.job_id.clone(),
             dedupe_key: dedupe_key.to_owned(),

@@ -4,25 +4,29 @@
 //! COMMIT, five or more round trips before a push can be answered, each a wake-up of the
 //! database and of this process. Here the rows go in as arrays, unnested by one statement
 //! whose data-modifying CTEs insert the reports, then the recipients and deliveries of the
-//! reports that were new. A lone statement commits by itself: one round trip per batch.
-//! Its text never changes with the batch size, so it stays prepared on every connection,
-//! and arrays have no bind-parameter limit to chunk around.
+//! reports that were new. A lone statement commits by itself: the batch is written in one
+//! round trip (the webhooks are read before it, and reports stored before are looked up
+//! after it). Its text never changes with the batch size, so it stays prepared on every
+//! connection, and arrays have no bind-parameter limit to chunk around.
 //!
-//! Arrays cannot carry NULL elements through the driver, so nullable columns travel as a
-//! value that cannot occur (a negative count or position) or beside a flag saying whether
-//! there is one.
+//! sea-query binds arrays of values, not of optional values, so nullable columns travel
+//! as a value that cannot occur (a negative count or position) or beside a flag saying
+//! whether there is one. A push body is sent once, however many reports it holds; each
+//! report names its body by position.
 
 use std::collections::HashSet;
 
+use chrono::{DateTime, Utc};
 use sea_orm::prelude::Uuid;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
-use super::BatchPlan;
+use super::{BatchPlan, IngestRequest};
 use crate::StorageError;
 use crate::dispatch::DispatchItem;
 
-/// `$1..$14` the reports, `$15..$20` their recipients, `$21..$25` the deliveries planned
-/// for them, `$26` the time the deliveries are created and due.
+/// `$1..$14` the reports (`$14` the position of each one's body in `$27`), `$15..$20`
+/// their recipients, `$21..$25` the deliveries planned for them, `$26` the time the
+/// deliveries are created and due, `$27` the push bodies.
 const INSERT_BATCH: &str = r#"
 WITH new_reports AS (
     INSERT INTO reports (id, tenant_id, job_id, dedupe_key, received_at, format, status,
@@ -30,13 +34,13 @@ WITH new_reports AS (
                          raw_content_type, raw_body)
     SELECT id, tenant_id, job_id, dedupe_key, received_at, format, status,
            NULLIF(pages, -1), CASE WHEN has_customer_defined_id THEN customer_defined_id END,
-           recipient_count, document, raw_content_type, raw_body
+           recipient_count, document, raw_content_type, ($27::bytea[])[body]
     FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[],
                 $6::text[], $7::text[], $8::int4[], $9::bool[], $10::text[], $11::int4[],
-                $12::jsonb[], $13::text[], $14::bytea[])
+                $12::jsonb[], $13::text[], $14::int4[])
         AS r(id, tenant_id, job_id, dedupe_key, received_at, format, status, pages,
              has_customer_defined_id, customer_defined_id, recipient_count, document,
-             raw_content_type, raw_body)
+             raw_content_type, body)
     ON CONFLICT (tenant_id, dedupe_key) DO NOTHING
     RETURNING id
 ), new_recipients AS (
@@ -60,12 +64,15 @@ SELECT id FROM new_reports
 "#;
 
 /// Writes the batch and answers the ids of the reports that were new. `deliveries` are
-/// the deliveries planned for every report of the plan; those of reports stored before
-/// are left out by the statement.
+/// the deliveries planned for every report of the plan, all created at `created_at` (the
+/// statement writes the columns of a new pending delivery, as `new_delivery` makes it);
+/// those of reports stored before are left out by the statement.
 pub(super) async fn insert_batch(
     connection: &impl ConnectionTrait,
+    requests: &[&IngestRequest],
     plan: &BatchPlan,
     deliveries: &[Vec<DispatchItem>],
+    created_at: DateTime<Utc>,
 ) -> Result<HashSet<Uuid>, StorageError> {
     let reports = &plan.reports;
     let recipients = &plan.recipients;
@@ -74,10 +81,12 @@ pub(super) async fn insert_batch(
         .flatten()
         .map(|item| &item.delivery)
         .collect();
-    // Every delivery of a batch is created in the same instant.
-    let created_at = deliveries
-        .first()
-        .map_or_else(chrono::Utc::now, |delivery| delivery.created_at);
+    debug_assert!(
+        deliveries
+            .iter()
+            .all(|d| d.created_at == created_at && d.attempts == 0)
+    );
+    let bodies: Vec<Vec<u8>> = requests.iter().map(|r| r.raw_body.to_vec()).collect();
 
     let values: Vec<Value> = vec![
         column(reports, |r| r.id.as_uuid()),
@@ -95,7 +104,8 @@ pub(super) async fn insert_batch(
         column(reports, |r| r.recipient_count),
         column(reports, |r| r.document.clone()),
         column(reports, |r| r.raw_content_type.clone()),
-        column(reports, |r| r.raw_body.to_vec()),
+        // PostgreSQL arrays count from 1.
+        column(reports, |r| i32::try_from(r.push + 1).unwrap_or(i32::MAX)),
         column(recipients, |c| c.report_id.as_uuid()),
         column(recipients, |c| c.position),
         column(recipients, |c| c.tenant_id.as_uuid()),
@@ -112,6 +122,7 @@ pub(super) async fn insert_batch(
                 .unwrap_or(-1)
         }),
         created_at.into(),
+        Value::from(bodies),
     ];
     let rows = connection
         .query_all_raw(Statement::from_sql_and_values(

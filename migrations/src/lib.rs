@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod helpers;
 mod m20261204_000001_tenants_and_reports;
 mod m20261204_000002_webhooks_and_deliveries;
+mod m20261205_000003_push_bodies;
 
 #[derive(Debug)]
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261204_000001_tenants_and_reports::Migration),
             Box::new(m20261204_000002_webhooks_and_deliveries::Migration),
+            Box::new(m20261205_000003_push_bodies::Migration),
         ]
     }
 }

@@ -142,6 +142,9 @@ backend_test!(
         let other = app.sign_up("basic").await;
         app.push_fixture(&tenant, "xml-ok-single.xml").await;
         app.push_fixture(&other, "xml-ok-single.xml").await;
+        // Two jobs in one body: the body is stored once, apart.
+        app.push_fixture(&tenant, "json-reports-list.json").await;
+        assert_eq!(count_rows(&app, "push_bodies").await, 1);
 
         let account = app.get_json("/tenant", &tenant.api_key).await;
         assert_eq!(account["id"], tenant.id.as_str());
@@ -189,6 +192,7 @@ backend_test!(
         ] {
             assert_eq!(count_rows(&app, table).await, 1, "{table}");
         }
+        assert_eq!(count_rows(&app, "push_bodies").await, 0);
         assert_eq!(
             app.get_json("/reports", &other.api_key).await["data"]
                 .as_array()

@@ -754,5 +754,18 @@ backend_test!(
         ];
         expected.sort_by_key(|row| format!("{row:?}"));
         assert_eq!(found, expected);
+
+        // Two jobs in one body: one stored body, answered for each report.
+        let receipt = app.push_fixture(&tenant, "json-reports-list.json").await;
+        let body = faxrelay_tests::fixtures::retarus("json-reports-list.json");
+        for report in receipt["reports"].as_array().expect("reports") {
+            let id = report["id"].as_str().expect("id");
+            let raw = app
+                .get(&format!("/reports/{id}/raw"), &tenant.api_key)
+                .await;
+            assert_eq!(raw.status(), 200);
+            assert_eq!(raw.bytes().await.expect("body").as_ref(), body.as_slice());
+        }
+        assert_eq!(rows(&app, "SELECT id FROM push_bodies").await.len(), 1);
     }
 );

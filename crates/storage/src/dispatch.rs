@@ -262,16 +262,30 @@ impl Store {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let rows: Vec<(Uuid, Vec<u8>)> = report::Entity::find()
+        let rows: Vec<(Uuid, Vec<u8>, Option<Uuid>)> = report::Entity::find()
             .select_only()
-            .columns([report::Column::Id, report::Column::RawBody])
+            .columns([
+                report::Column::Id,
+                report::Column::RawBody,
+                report::Column::BodyId,
+            ])
             .filter(report::Column::Id.is_in(ids.iter().map(|id| id.as_uuid())))
             .into_tuple()
             .all(self.connection())
             .await?;
+        let shared = crate::reports::shared_bodies(
+            self.connection(),
+            rows.iter().filter_map(|(_, _, body_id)| *body_id),
+        )
+        .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, body)| (ReportId::from_uuid(id), body))
+            .map(|(id, body, body_id)| {
+                let body = body_id
+                    .and_then(|body_id| shared.get(&body_id).cloned())
+                    .unwrap_or(body);
+                (ReportId::from_uuid(id), body)
+            })
             .collect())
     }
 

@@ -1,5 +1,7 @@
 //! Reading stored reports: filtered, paged lists and single reports with their raw body.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use faxrelay_core::ids::{ReportId, TenantId};
 use faxrelay_core::{FaxReport, JobStatus, StatusCategory};
@@ -7,7 +9,7 @@ use sea_orm::prelude::*;
 use sea_orm::sea_query::Query;
 use sea_orm::{QueryOrder, QuerySelect};
 
-use crate::entities::{report, report_recipient};
+use crate::entities::{push_body, report, report_recipient};
 use crate::error::corrupt;
 use crate::paging::{Page, PageRequest};
 use crate::{StorageError, Store};
@@ -166,14 +168,47 @@ impl Store {
         tenant: TenantId,
         id: ReportId,
     ) -> Result<Option<RawBody>, StorageError> {
-        let row: Option<(String, Vec<u8>)> = report::Entity::find()
+        let row: Option<(String, Vec<u8>, Option<Uuid>)> = report::Entity::find()
             .select_only()
-            .columns([report::Column::RawContentType, report::Column::RawBody])
+            .columns([
+                report::Column::RawContentType,
+                report::Column::RawBody,
+                report::Column::BodyId,
+            ])
             .filter(report::Column::TenantId.eq(tenant.as_uuid()))
             .filter(report::Column::Id.eq(id.as_uuid()))
             .into_tuple()
             .one(self.connection())
             .await?;
-        Ok(row.map(|(content_type, body)| RawBody { content_type, body }))
+        let Some((content_type, body, body_id)) = row else {
+            return Ok(None);
+        };
+        let body = match body_id {
+            Some(body_id) => shared_bodies(self.connection(), [body_id])
+                .await?
+                .remove(&body_id)
+                .ok_or_else(|| StorageError::Corrupt(format!("push body {body_id} is missing")))?,
+            None => body,
+        };
+        Ok(Some(RawBody { content_type, body }))
     }
+}
+
+/// Bodies that several reports of one push share (see the migration `push_bodies`), by id.
+pub(crate) async fn shared_bodies(
+    connection: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, Vec<u8>>, StorageError> {
+    let ids: Vec<Uuid> = ids.into_iter().collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(Uuid, Vec<u8>)> = push_body::Entity::find()
+        .select_only()
+        .columns([push_body::Column::Id, push_body::Column::Body])
+        .filter(push_body::Column::Id.is_in(ids))
+        .into_tuple()
+        .all(connection)
+        .await?;
+    Ok(rows.into_iter().collect())
 }

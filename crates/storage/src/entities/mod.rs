@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod delivery;
 pub mod delivery_attempt;
 pub mod digest_nonce_use;
+pub mod push_body;
 pub mod push_credential;
 pub mod rejected_push;
 pub mod report;

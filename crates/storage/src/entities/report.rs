@@ -17,7 +17,9 @@ pub struct Model {
     /// The normalized `FaxReport`.
     pub document: Json,
     pub raw_content_type: String,
+    /// The push body; empty when `body_id` names the row of `push_bodies` that holds it.
     pub raw_body: Vec<u8>,
+    pub body_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,7 +17,7 @@ use sea_orm::{ActiveValue::Set, QuerySelect};
 
 use crate::deliveries::{DELIVERY_ROWS_PER_INSERT, delivery_row, new_delivery};
 use crate::dispatch::DispatchItem;
-use crate::entities::{delivery, report, report_recipient, template, webhook};
+use crate::entities::{delivery, push_body, report, report_recipient, template, webhook};
 use crate::group_commit::{GroupCommit, fan_out_error};
 use crate::reports::StoredReport;
 use crate::templates::TemplateRecord;
@@ -178,6 +178,21 @@ impl Store {
                 inserted.extend(keys);
             }
         }
+        let used: HashSet<Uuid> = plan
+            .reports
+            .iter()
+            .filter(|r| inserted.contains(&r.id.as_uuid()))
+            .filter_map(|r| r.body_id)
+            .collect();
+        for body in plan.bodies.iter().filter(|body| used.contains(&body.id)) {
+            push_body::ActiveModel {
+                id: Set(body.id),
+                tenant_id: Set(body.tenant_id.as_uuid()),
+                body: Set(requests[body.push].raw_body.to_vec()),
+            }
+            .insert(&*transaction)
+            .await?;
+        }
         let recipients: Vec<report_recipient::ActiveModel> = plan
             .recipients
             .iter()
@@ -255,6 +270,18 @@ struct BatchPlan {
     /// is up to the database.
     reports: Vec<NewReport>,
     recipients: Vec<NewRecipient>,
+    /// The bodies of pushes of several reports, stored once for all of them (see the
+    /// migration `push_bodies`), if any of their reports is new.
+    bodies: Vec<NewBody>,
+}
+
+/// A push body stored apart from its reports.
+#[derive(Debug, Clone)]
+struct NewBody {
+    id: Uuid,
+    tenant_id: TenantId,
+    /// Which push of the batch it is the body of.
+    push: usize,
 }
 
 impl BatchPlan {
@@ -264,9 +291,19 @@ impl BatchPlan {
             outcomes: Vec::with_capacity(requests.len()),
             reports: Vec::new(),
             recipients: Vec::new(),
+            bodies: Vec::new(),
         };
         for (push, request) in requests.iter().enumerate() {
             let mut outcomes = Vec::with_capacity(request.reports.len());
+            let body_id = (request.reports.len() > 1).then(|| {
+                let id = Uuid::now_v7();
+                plan.bodies.push(NewBody {
+                    id,
+                    tenant_id: request.tenant_id,
+                    push,
+                });
+                id
+            });
             for fax_report in &request.reports {
                 let dedupe_key = fax_report.dedupe_key();
                 if let Some(first) = first_in_batch.get(&(request.tenant_id, dedupe_key.clone())) {
@@ -281,7 +318,7 @@ impl BatchPlan {
                 first_in_batch.insert((request.tenant_id, dedupe_key.clone()), id);
                 plan.reports.push(NewReport::new(
                     id,
-                    (push, request),
+                    (push, request, body_id),
                     fax_report,
                     &dedupe_key,
                 )?);
@@ -525,6 +562,8 @@ struct NewReport {
     id: ReportId,
     /// Which push of the batch it came in.
     push: usize,
+    /// The stored body it shares with the other reports of its push, if it has any.
+    body_id: Option<Uuid>,
     tenant_id: TenantId,
     job_id: String,
     dedupe_key: String,
@@ -543,13 +582,14 @@ struct NewReport {
 impl NewReport {
     fn new(
         id: ReportId,
-        (push, request): (usize, &IngestRequest),
+        (push, request, body_id): (usize, &IngestRequest, Option<Uuid>),
         fax_report: &FaxReport,
         dedupe_key: &str,
     ) -> Result<Self, StorageError> {
         Ok(Self {
             id,
             push,
+            body_id,
             tenant_id: request.tenant_id,
             job_id: fax_report.job_id.clone(),
             dedupe_key: dedupe_key.to_owned(),
@@ -580,7 +620,12 @@ impl NewReport {
             recipient_count: Set(self.recipient_count),
             document: Set(self.document.clone()),
             raw_content_type: Set(self.raw_content_type.clone()),
-            raw_body: Set(self.raw_body.to_vec()),
+            raw_body: Set(if self.body_id.is_some() {
+                Vec::new()
+            } else {
+                self.raw_body.to_vec()
+            }),
+            body_id: Set(self.body_id),
         }
     }
 }

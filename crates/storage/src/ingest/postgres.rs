@@ -24,25 +24,34 @@ use super::{BatchPlan, IngestRequest};
 use crate::StorageError;
 use crate::dispatch::DispatchItem;
 
-/// `$1..$14` the reports (`$14` the position of each one's body in `$27`), `$15..$20`
-/// their recipients, `$21..$25` the deliveries planned for them, `$26` the time the
-/// deliveries are created and due, `$27` the push bodies.
+/// `$1..$14` and `$29` the reports (`$14` the position of each one's push in the per-push
+/// arrays; `$29` whether it shares its push's body), `$15..$20` their recipients,
+/// `$21..$25` the deliveries planned for them, `$26` the time the deliveries are created
+/// and due. Per push: `$27` its body, `$28` the id its body is stored under when several
+/// reports share it (nil otherwise), `$30` its tenant.
 const INSERT_BATCH: &str = r#"
 WITH new_reports AS (
     INSERT INTO reports (id, tenant_id, job_id, dedupe_key, received_at, format, status,
                          pages, customer_defined_id, recipient_count, document,
-                         raw_content_type, raw_body)
+                         raw_content_type, raw_body, body_id)
     SELECT id, tenant_id, job_id, dedupe_key, received_at, format, status,
            NULLIF(pages, -1), CASE WHEN has_customer_defined_id THEN customer_defined_id END,
-           recipient_count, document, raw_content_type, ($27::bytea[])[body]
+           recipient_count, document, raw_content_type,
+           CASE WHEN shared THEN ''::bytea ELSE ($27::bytea[])[body] END,
+           CASE WHEN shared THEN ($28::uuid[])[body] END
     FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::timestamptz[],
                 $6::text[], $7::text[], $8::int4[], $9::bool[], $10::text[], $11::int4[],
-                $12::jsonb[], $13::text[], $14::int4[])
+                $12::jsonb[], $13::text[], $14::int4[], $29::bool[])
         AS r(id, tenant_id, job_id, dedupe_key, received_at, format, status, pages,
              has_customer_defined_id, customer_defined_id, recipient_count, document,
-             raw_content_type, body)
+             raw_content_type, body, shared)
     ON CONFLICT (tenant_id, dedupe_key) DO NOTHING
-    RETURNING id
+    RETURNING id, body_id
+), new_bodies AS (
+    INSERT INTO push_bodies (id, tenant_id, body)
+    SELECT id, tenant_id, ($27::bytea[])[push]
+    FROM unnest($28::uuid[], $30::uuid[]) WITH ORDINALITY AS b(id, tenant_id, push)
+    WHERE id IN (SELECT body_id FROM new_reports)
 ), new_recipients AS (
     INSERT INTO report_recipients (report_id, position, tenant_id, number_digits, status,
                                    category)
@@ -87,6 +96,11 @@ pub(super) async fn insert_batch(
             .all(|d| d.created_at == created_at && d.attempts == 0)
     );
     let bodies: Vec<Vec<u8>> = requests.iter().map(|r| r.raw_body.to_vec()).collect();
+    // By push: the id its body is stored under when several reports share it.
+    let mut body_ids = vec![Uuid::nil(); requests.len()];
+    for body in &plan.bodies {
+        body_ids[body.push] = body.id;
+    }
 
     let values: Vec<Value> = vec![
         column(reports, |r| r.id.as_uuid()),
@@ -123,6 +137,9 @@ pub(super) async fn insert_batch(
         }),
         created_at.into(),
         Value::from(bodies),
+        Value::from(body_ids),
+        column(reports, |r| r.body_id.is_some()),
+        column(requests, |r| r.tenant_id.as_uuid()),
     ];
     let rows = connection
         .query_all_raw(Statement::from_sql_and_values(

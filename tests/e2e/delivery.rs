@@ -122,8 +122,18 @@ backend_test!(
             text.contains("+1 202 555 0143: BUSY (The line was busy)"),
             "{text}"
         );
-        assert!(
-            text.contains("ACME") || !text.contains("&amp;"),
+        // The fixture's rendering has nothing to escape; the sample's remote CSID has.
+        let preview: Value = app
+            .api(Method::POST, "/templates/preview", &tenant.api_key)
+            .json(&json!({"body": "{{report.recipients.0.remote_csid}}", "content_type": "text/plain"}))
+            .send()
+            .await
+            .expect("preview")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            preview["body"], "ACME Legal & Co",
             "text is not HTML-escaped"
         );
 

@@ -269,36 +269,26 @@ backend_test!(
             &retarus(FIXTURE),
         );
 
-        let send = || {
-            app.client
-                .post(&url)
-                .header("content-type", "application/json")
-                .header("authorization", &authorization)
-                .body(retarus(FIXTURE))
-                .send()
-        };
-        assert_eq!(send().await.expect("push").status(), 200);
-        let replay = send().await.expect("replay");
-        assert!(
+        assert_eq!(
+            push_authorized(&app, &url, &authorization).await.status(),
+            200
+        );
+        // A replay is refused as one: not as a stale nonce a client may answer afresh.
+        let refused_as_replay = |replay: &reqwest::Response| {
             replay
                 .headers()
                 .get("www-authenticate")
                 .is_some_and(|h| !h.to_str().unwrap_or_default().contains("stale=true"))
-        );
+        };
+        let replay = push_authorized(&app, &url, &authorization).await;
+        assert!(refused_as_replay(&replay));
         problem(replay, 401).await;
 
         // The same request replayed to another faxrelay process of the deployment.
         let other = app.start_role(faxrelay::Role::Api).await;
         let other_url = format!("http://{}{path}", other.address.expect("the API listens"));
-        let replay = app
-            .client
-            .post(&other_url)
-            .header("content-type", "application/json")
-            .header("authorization", &authorization)
-            .body(retarus(FIXTURE))
-            .send()
-            .await
-            .expect("replay elsewhere");
+        let replay = push_authorized(&app, &other_url, &authorization).await;
+        assert!(refused_as_replay(&replay));
         problem(replay, 401).await;
         other.stop().await;
     }

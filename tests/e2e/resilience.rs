@@ -60,7 +60,12 @@ async fn a_flushed_redis_loses_no_delivery() {
     app.create_webhook(&tenant, webhook_to(&sink.url("/hook"), "json"))
         .await;
     app.push_fixture(&tenant, "xml-ok-single.xml").await;
-    sink.wait_for(1, WAIT).await;
+    let first = sink.wait_for(1, WAIT).await;
+    // Flush only once the retry is queued (it is, right after the failure is recorded):
+    // otherwise the retry could be queued after the flush and arrive without any recovery.
+    let id = first[0].header("webhook-id").expect("id").to_owned();
+    app.wait_for_delivery(&tenant, &id, "failed", WAIT).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
 
     let client = redis::Client::open(redis.as_str()).expect("a Redis client");
     let mut connection = client
@@ -74,7 +79,7 @@ async fn a_flushed_redis_loses_no_delivery() {
     sink.reply_with(Reply::status(200));
 
     let received = sink.wait_for(2, WAIT).await;
-    let id = received[1].header("webhook-id").expect("id").to_owned();
+    assert_eq!(received[1].header("webhook-id"), Some(id.as_str()));
     app.wait_for_delivery(&tenant, &id, "succeeded", WAIT).await;
 }
 

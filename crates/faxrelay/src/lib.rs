@@ -82,8 +82,8 @@ fn ingest_options(config: &Config, store: &Store) -> IngestOptions {
     options
 }
 
-/// The worker's own database connections: one for claimed deliveries being loaded, a few
-/// for outcome batches and the sweeper.
+/// The worker's own database connections beside an HTTP server: one for claimed
+/// deliveries being loaded, a few for outcome batches and the sweeper.
 const WORKER_CONNECTIONS: u32 = 8;
 
 /// A started faxrelay.
@@ -168,11 +168,17 @@ pub async fn start(
         worker: None,
     };
     if matches!(role, Role::Serve | Role::Worker) {
-        running.worker = Some(Worker::start(
+        // Beside the HTTP server the worker needs a pool of its own (see `own_pool`).
+        let worker_store = if role == Role::Serve {
             store
                 .own_pool(WORKER_CONNECTIONS)
                 .await
-                .context("connecting the worker to the database")?,
+                .context("connecting the worker to the database")?
+        } else {
+            store.clone()
+        };
+        running.worker = Some(Worker::start(
+            worker_store,
             queue.clone(),
             deliverer.clone(),
             config.worker.clone(),

@@ -153,7 +153,20 @@ async fn reschedule_ends_the_lease(queue: &dyn DispatchQueue) {
     assert_eq!(queue.claim(1, LEASE).await.expect("claim"), vec![id]);
 }
 
-async fn enqueue_wakes_a_waiting_worker(queue: Arc<dyn DispatchQueue>) {
+/// Work that must ring the doorbell: a new entry, or one given back due now.
+async fn make_work(queue: &dyn DispatchQueue, rescheduled: bool) {
+    let id = DeliveryId::generate();
+    if rescheduled {
+        queue.reschedule(id, Utc::now()).await.expect("reschedule");
+    } else {
+        queue
+            .enqueue(&[now(id)], EnqueueMode::IfAbsent)
+            .await
+            .expect("enqueue");
+    }
+}
+
+async fn work_wakes_a_waiting_worker(queue: Arc<dyn DispatchQueue>, rescheduled: bool) {
     let waiter = {
         let queue = queue.clone();
         tokio::spawn(async move {
@@ -163,10 +176,7 @@ async fn enqueue_wakes_a_waiting_worker(queue: Arc<dyn DispatchQueue>) {
         })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
-    queue
-        .enqueue(&[now(DeliveryId::generate())], EnqueueMode::IfAbsent)
-        .await
-        .expect("enqueue");
+    make_work(queue.as_ref(), rescheduled).await;
     let waited = waiter.await.expect("waiter");
     assert!(
         waited < Duration::from_secs(5),
@@ -186,6 +196,14 @@ async fn entries_leased_on_enqueue_wait_for_their_lease(queue: &dyn DispatchQueu
         .expect("lease");
     assert_eq!(leased, vec![fresh], "an existing entry is not taken over");
     assert_eq!(queue.claim(10, LEASE).await.expect("claim"), vec![existing]);
+    assert!(
+        queue
+            .enqueue_leased(&[existing], LEASE)
+            .await
+            .expect("lease")
+            .is_empty(),
+        "a claimed entry is not leased twice"
+    );
     assert!(
         queue.claim(10, LEASE).await.expect("claim").is_empty(),
         "the leased entry is held"
@@ -226,11 +244,25 @@ contract!(
 
 #[tokio::test]
 async fn memory_enqueue_wakes_a_waiting_worker() {
-    enqueue_wakes_a_waiting_worker(Arc::new(MemoryQueue::new())).await;
+    work_wakes_a_waiting_worker(Arc::new(MemoryQueue::new()), false).await;
+}
+
+#[tokio::test]
+async fn memory_reschedule_to_now_wakes_a_waiting_worker() {
+    work_wakes_a_waiting_worker(Arc::new(MemoryQueue::new()), true).await;
 }
 
 #[tokio::test]
 async fn redis_enqueue_wakes_a_waiting_worker_in_another_process() {
+    redis_work_wakes_a_waiting_worker_in_another_process(false).await;
+}
+
+#[tokio::test]
+async fn redis_reschedule_to_now_wakes_a_waiting_worker_in_another_process() {
+    redis_work_wakes_a_waiting_worker_in_another_process(true).await;
+}
+
+async fn redis_work_wakes_a_waiting_worker_in_another_process(rescheduled: bool) {
     // Two connections stand for two processes: the doorbell crosses via pub/sub.
     let prefix = test_prefix();
     let worker = Arc::new(redis_queue_at(prefix.clone(), 1).await);
@@ -247,9 +279,7 @@ async fn redis_enqueue_wakes_a_waiting_worker_in_another_process() {
         })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
-    api.enqueue(&[now(DeliveryId::generate())], EnqueueMode::IfAbsent)
-        .await
-        .expect("enqueue");
+    make_work(&api, rescheduled).await;
     let waited = waiter.await.expect("waiter");
     assert!(
         waited < Duration::from_secs(5),

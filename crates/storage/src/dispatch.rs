@@ -7,7 +7,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use faxrelay_core::ids::{AttemptId, DeliveryId, ReportId, TemplateId, TenantId, WebhookId};
+use faxrelay_core::ids::{AttemptId, DeliveryId, ReportId, TenantId, WebhookId};
 use faxrelay_core::webhook::DeliveryStatus;
 use sea_orm::prelude::*;
 use sea_orm::sea_query::Expr;
@@ -16,10 +16,9 @@ use sea_orm::{
 };
 
 use crate::deliveries::DeliveryRecord;
-use crate::entities::{delivery, delivery_attempt, report, template, tenant, webhook};
-use crate::error::corrupt;
-use crate::reports::StoredReport;
-use crate::templates::TemplateRecord;
+use crate::entities::{delivery, delivery_attempt, report, tenant, webhook};
+use crate::reports::{StoredReport, SummaryRow, stored_report, summary};
+use crate::templates::{TemplateRecord, custom_templates, template_of};
 use crate::webhooks::WebhookRecord;
 use crate::{StorageError, Store};
 
@@ -70,8 +69,6 @@ pub struct AttemptOutcome {
     pub next: NextStep,
     pub webhook: WebhookEffect,
 }
-
-type SummaryRow = (Uuid, DateTime<Utc>, Json, String);
 
 /// Outcomes per UPDATE statement (8 parameters each).
 const OUTCOMES_PER_UPDATE: usize = 500;
@@ -173,53 +170,16 @@ impl Store {
             .collect::<Result<_, _>>()?;
 
         let tenant_ids = unique(deliveries.iter().map(|d| d.tenant_id.as_uuid()).collect());
-        let template_ids: Vec<Uuid> = unique(
-            webhooks
-                .values()
-                .filter_map(|w| w.template.parse::<TemplateId>().ok())
-                .map(|id| id.as_uuid())
-                .collect(),
-        );
-        let templates: HashMap<TemplateId, TemplateRecord> = if template_ids.is_empty() {
-            HashMap::new()
-        } else {
-            template::Entity::find()
-                .filter(template::Column::Id.is_in(template_ids))
-                .filter(template::Column::TenantId.is_in(tenant_ids.clone()))
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|model| (TemplateId::from_uuid(model.id), TemplateRecord::from(model)))
-                .collect()
-        };
+        let templates = custom_templates(db, webhooks.values()).await?;
 
         let report_ids = unique(deliveries.iter().map(|d| d.report_id.as_uuid()).collect());
-        let reports: HashMap<ReportId, StoredReport> = report::Entity::find()
-            .select_only()
-            .columns([
-                report::Column::Id,
-                report::Column::ReceivedAt,
-                report::Column::Document,
-                report::Column::RawContentType,
-            ])
+        let reports: HashMap<ReportId, StoredReport> = summary()
             .filter(report::Column::Id.is_in(report_ids))
             .into_tuple::<SummaryRow>()
             .all(db)
             .await?
             .into_iter()
-            .map(|(id, received_at, document, raw_content_type)| {
-                let report = serde_json::from_value(document).map_err(corrupt)?;
-                let id = ReportId::from_uuid(id);
-                Ok((
-                    id,
-                    StoredReport {
-                        id,
-                        received_at,
-                        report,
-                        raw_content_type,
-                    },
-                ))
-            })
+            .map(|row| stored_report(row).map(|report| (report.id, report)))
             .collect::<Result<_, StorageError>>()?;
 
         let tenants: HashMap<Uuid, String> = tenant::Entity::find()
@@ -238,11 +198,7 @@ impl Store {
                 let webhook = webhooks.get(&delivery.webhook_id)?.clone();
                 let report = reports.get(&delivery.report_id)?.clone();
                 let tenant_name = tenants.get(&delivery.tenant_id.as_uuid())?.clone();
-                let template = webhook
-                    .template
-                    .parse::<TemplateId>()
-                    .ok()
-                    .and_then(|id| templates.get(&id).cloned());
+                let template = template_of(&webhook, &templates);
                 Some(DispatchItem {
                     delivery,
                     webhook,

@@ -45,9 +45,10 @@ pub struct ReportFilter {
     pub received_before: Option<DateTime<Utc>>,
 }
 
-type SummaryRow = (Uuid, DateTime<Utc>, Json, String);
+/// What [`summary`] selects of a report.
+pub(crate) type SummaryRow = (Uuid, DateTime<Utc>, Json, String);
 
-fn stored_report(
+pub(crate) fn stored_report(
     (id, received_at, document, raw_content_type): SummaryRow,
 ) -> Result<StoredReport, StorageError> {
     Ok(StoredReport {
@@ -58,7 +59,8 @@ fn stored_report(
     })
 }
 
-fn summary() -> sea_orm::Select<report::Entity> {
+/// A query for what a [`StoredReport`] is made of (not the raw body).
+pub(crate) fn summary() -> sea_orm::Select<report::Entity> {
     report::Entity::find().select_only().columns([
         report::Column::Id,
         report::Column::ReceivedAt,

@@ -1,11 +1,14 @@
 //! Tenants' handlebars templates.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use faxrelay_core::ids::{TemplateId, TenantId};
 use sea_orm::prelude::*;
 use sea_orm::{ActiveValue::Set, QueryOrder};
 
 use crate::entities::{template, webhook};
+use crate::webhooks::WebhookRecord;
 use crate::{StorageError, Store};
 
 /// The most templates one tenant may hold.
@@ -64,6 +67,42 @@ fn scoped(tenant: TenantId, id: TemplateId) -> sea_orm::Select<template::Entity>
     template::Entity::find()
         .filter(template::Column::TenantId.eq(tenant.as_uuid()))
         .filter(template::Column::Id.eq(id.as_uuid()))
+}
+
+/// The tenant templates `hooks` render with (those not naming a built-in), by id.
+pub(crate) async fn custom_templates<'a>(
+    connection: &impl ConnectionTrait,
+    hooks: impl Iterator<Item = &'a WebhookRecord>,
+) -> Result<HashMap<TemplateId, TemplateRecord>, StorageError> {
+    let (ids, tenants): (Vec<Uuid>, Vec<Uuid>) = hooks
+        .filter_map(|hook| {
+            hook.template
+                .parse::<TemplateId>()
+                .ok()
+                .map(|id| (id.as_uuid(), hook.tenant_id.as_uuid()))
+        })
+        .unzip();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(template::Entity::find()
+        .filter(template::Column::Id.is_in(ids))
+        .filter(template::Column::TenantId.is_in(tenants))
+        .all(connection)
+        .await?
+        .into_iter()
+        .map(|model| (TemplateId::from_uuid(model.id), TemplateRecord::from(model)))
+        .collect())
+}
+
+/// The tenant template `hook` renders with, from those `custom_templates` loaded; `None`
+/// for a built-in.
+pub(crate) fn template_of(
+    hook: &WebhookRecord,
+    templates: &HashMap<TemplateId, TemplateRecord>,
+) -> Option<TemplateRecord> {
+    let id = hook.template.parse::<TemplateId>().ok()?;
+    templates.get(&id).cloned()
 }
 
 impl Store {

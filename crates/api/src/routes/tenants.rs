@@ -152,8 +152,6 @@ pub async fn get_tenant(
         .tenant(caller.tenant_id)
         .await?
         .ok_or_else(|| ApiError::not_found("account"))?;
-    // Pushes carry the tenant's name to the templates: new ones get the new name.
-    state.push_targets.forget_tenant(caller.tenant_id);
     Ok(HttpResponse::Ok().json(TenantView::from(&tenant)))
 }
 

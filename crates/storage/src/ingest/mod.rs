@@ -17,10 +17,10 @@ use sea_orm::{ActiveValue::Set, QuerySelect};
 
 use crate::deliveries::{DELIVERY_ROWS_PER_INSERT, delivery_row, new_delivery};
 use crate::dispatch::DispatchItem;
-use crate::entities::{delivery, push_body, report, report_recipient, template, webhook};
+use crate::entities::{delivery, push_body, report, report_recipient, webhook};
 use crate::group_commit::{GroupCommit, fan_out_error};
 use crate::reports::StoredReport;
-use crate::templates::TemplateRecord;
+use crate::templates::{TemplateRecord, custom_templates, template_of};
 use crate::webhooks::WebhookRecord;
 use crate::{StorageError, Store};
 
@@ -481,11 +481,7 @@ impl DispatchContext {
                             webhook: hook.clone(),
                             report: stored.clone(),
                             tenant_name: request.tenant_name.clone(),
-                            template: hook
-                                .template
-                                .parse::<TemplateId>()
-                                .ok()
-                                .and_then(|id| self.templates.get(&id).cloned()),
+                            template: template_of(hook, &self.templates),
                         });
                     }
                 }
@@ -493,31 +489,6 @@ impl DispatchContext {
         }
         per_push
     }
-}
-
-async fn custom_templates<'a>(
-    connection: &impl ConnectionTrait,
-    hooks: impl Iterator<Item = &'a WebhookRecord>,
-) -> Result<HashMap<TemplateId, TemplateRecord>, StorageError> {
-    let (ids, tenants): (Vec<Uuid>, Vec<Uuid>) = hooks
-        .filter_map(|hook| {
-            hook.template
-                .parse::<TemplateId>()
-                .ok()
-                .map(|id| (id.as_uuid(), hook.tenant_id.as_uuid()))
-        })
-        .unzip();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(template::Entity::find()
-        .filter(template::Column::Id.is_in(ids))
-        .filter(template::Column::TenantId.is_in(tenants))
-        .all(connection)
-        .await?
-        .into_iter()
-        .map(|model| (TemplateId::from_uuid(model.id), TemplateRecord::from(model)))
-        .collect())
 }
 
 /// The ids of reports of this batch that were not inserted because an earlier push had

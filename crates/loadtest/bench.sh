@@ -64,10 +64,11 @@ psql "$PG/postgres" -qc "DROP DATABASE faxrelay_bench_pgbench"
 
 echo "=== embedded: SQLite + in-process queue"
 mkdir -p "$WORK/embedded"
-(cd "$WORK/embedded" && FAXRELAY_LISTEN=127.0.0.1:18181 FAXRELAY_LOG=warn FAXRELAY_ALLOW_PRIVATE_TARGETS=true "$FAXRELAY" serve >"$WORK/embedded.log" 2>&1 &)
+(cd "$WORK/embedded" && FAXRELAY_LISTEN=127.0.0.1:18181 FAXRELAY_LOG=warn FAXRELAY_ALLOW_PRIVATE_TARGETS=true exec "$FAXRELAY" serve >"$WORK/embedded.log" 2>&1) &
+EMBEDDED=$!
 wait_ready http://127.0.0.1:18181
 measure embedded http://127.0.0.1:18181
-pkill -f "FAXRELAY_LISTEN=127.0.0.1:18181" 2>/dev/null || kill "$(pgrep -f "$FAXRELAY serve" | head -1)"
+kill "$EMBEDDED"; wait "$EMBEDDED" 2>/dev/null || true
 sleep 1
 
 echo "=== production: PostgreSQL + Redis"
@@ -76,8 +77,8 @@ psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS faxrelay_bench" -c "CREATE DATA
 DATABASE_URL="$PG/faxrelay_bench?sslmode=disable" REDIS_URL=redis://127.0.0.1:6379/0 FAXRELAY_REDIS_PREFIX="faxrelay-bench-$$" \
   FAXRELAY_SECRET_KEY=$(openssl rand -base64 32) FAXRELAY_LISTEN=127.0.0.1:18182 FAXRELAY_LOG=warn \
   FAXRELAY_ALLOW_PRIVATE_TARGETS=true "$FAXRELAY" serve >"$WORK/production.log" 2>&1 &
+PRODUCTION=$!
 wait_ready http://127.0.0.1:18182
 SETTLE_DB="$PG/faxrelay_bench" measure production http://127.0.0.1:18182
-kill %1 2>/dev/null || true
-wait 2>/dev/null || true
+kill "$PRODUCTION"; wait "$PRODUCTION" 2>/dev/null || true
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS faxrelay_bench WITH (FORCE)"

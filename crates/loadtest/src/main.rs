@@ -243,11 +243,12 @@ async fn drive(
                     while Instant::now() < end {
                         let sent = Instant::now();
                         let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
-                        if sent >= measure_from {
-                            note(sequence, sent);
-                        }
                         let result = push_once(&client, &target, sequence).await;
                         if sent >= measure_from {
+                            // Only a stored push is waited for at the receiver.
+                            if result.is_ok() {
+                                note(sequence, sent);
+                            }
                             recorder.record(sent.elapsed(), result.err());
                         }
                     }
@@ -274,12 +275,15 @@ async fn drive(
                 let measured = due >= measure_from;
                 let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
                 if measured {
-                    note(sequence, sent);
                     lateness.record(sent.saturating_duration_since(due), None);
                 }
+                let note = note.clone();
                 tasks.push(tokio::spawn(async move {
                     let result = push_once(&client, &target, sequence).await;
                     if measured {
+                        if result.is_ok() {
+                            note(sequence, sent);
+                        }
                         recorder.record(sent.elapsed(), result.err());
                     }
                 }));

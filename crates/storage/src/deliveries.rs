@@ -306,7 +306,7 @@ impl Store {
                 .collect(),
         };
         let now = Utc::now();
-        let mut rows = Vec::new();
+        let mut created = Vec::new();
         for hook in &hooks {
             let positions = match webhook_id {
                 // Named explicitly: deliver regardless of the filter.
@@ -315,14 +315,20 @@ impl Store {
                 }
                 None => hook.filter.deliveries(&fax_report, hook.fan_out),
             };
-            rows.extend(positions.into_iter().map(|position| {
-                delivery_row(&new_delivery(tenant, hook.id, report_id, position, now))
-            }));
+            created.extend(
+                positions
+                    .into_iter()
+                    .map(|position| new_delivery(tenant, hook.id, report_id, position, now)),
+            );
         }
-        let mut created = Vec::with_capacity(rows.len());
-        for row in rows {
-            created.push(row.insert(self.connection()).await?.try_into()?);
+        // All of them or none, as at ingest.
+        let transaction = self.write_transaction().await?;
+        for chunk in created.chunks(DELIVERY_ROWS_PER_INSERT) {
+            delivery::Entity::insert_many(chunk.iter().map(delivery_row))
+                .exec_without_returning(&*transaction)
+                .await?;
         }
+        transaction.commit().await?;
         Ok(RedeliverOutcome::Created(created))
     }
 
